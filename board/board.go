@@ -1,0 +1,98 @@
+// Package board is the registry of named targets. A board is data: what
+// differs between boards is a field, chosen from a small set of strategies.
+package board
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// KernelSource says where a board's default kernel comes from.
+type KernelSource struct {
+	// Module is a Go module holding a prebuilt kernel, fetched by the go
+	// command into the module cache and pinned by this tool's go.sum.
+	Module string
+	// File is the kernel's path inside the module.
+	File string
+	// Modules is the kernel's module tree inside the Go module ("" when
+	// the drivers are built in).
+	Modules string
+}
+
+// Board describes one target.
+type Board struct {
+	Name        string
+	Description string
+	GOARCH      string
+	// Console is the kernel console device (console=...).
+	Console string
+	// Cmdline is the board's base kernel command line (without console=).
+	Cmdline string
+	Kernel  KernelSource
+	// Load lists kernel modules init loads at boot, in order.
+	Load []string
+	QEMU QEMU
+}
+
+// QEMU says how to run the board under QEMU.
+type QEMU struct {
+	Binary  string
+	Machine string
+	// CPU is used under TCG; under KVM the host CPU is used.
+	CPU    string
+	Memory int // MiB
+	SMP    int
+	// NIC is the network device model wired to user networking.
+	NIC string
+	// Args are extra arguments.
+	Args []string
+}
+
+var boards = []Board{
+	{
+		Name:        "qemu-x86_64",
+		Description: "x86_64 virtual machine (QEMU q35, virtio-net, serial console), direct kernel boot",
+		GOARCH:      "amd64",
+		Console:     "ttyS0",
+		Cmdline:     "panic=-1 oops=panic quiet loglevel=4",
+		Kernel: KernelSource{
+			Module: "github.com/gokrazy/kernel.amd64",
+			File:   "vmlinuz",
+		},
+		QEMU: QEMU{
+			Binary:  "qemu-system-x86_64",
+			Machine: "q35",
+			CPU:     "max",
+			Memory:  256,
+			SMP:     1,
+			NIC:     "virtio-net-pci",
+		},
+	},
+}
+
+// Lookup returns the board called name.
+func Lookup(name string) (Board, error) {
+	for _, b := range boards {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	return Board{}, fmt.Errorf("unknown board %q (known: %s)", name, strings.Join(Names(), ", "))
+}
+
+// All returns every board, sorted by name.
+func All() []Board {
+	out := append([]Board(nil), boards...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names returns the board names, sorted.
+func Names() []string {
+	var n []string
+	for _, b := range All() {
+		n = append(n, b.Name)
+	}
+	return n
+}

@@ -1,0 +1,221 @@
+// Package build runs the build pipeline: config → board + kernel → rootfs →
+// output directory with manifest. It writes into a temporary directory
+// beside the output and renames it into place at the end, so a failed
+// build leaves no half-written output behind.
+package build
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/kernel"
+	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/rootfs"
+	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/srctree"
+)
+
+// ToolVersion is this tool's version, recorded in manifests.
+const ToolVersion = "0.1.0-dev"
+
+// Output file names inside DIR/<board>/.
+const (
+	KernelFile    = "kernel"
+	InitramfsFile = "initramfs.cpio.zst"
+)
+
+// Options are the build's inputs besides the config.
+type Options struct {
+	OutDir string
+	// SourceDateEpoch is the mtime of every file in the image.
+	SourceDateEpoch uint64
+	// Progress receives one line per step; nil discards.
+	Progress io.Writer
+}
+
+// Run builds cfg into opts.OutDir/<board> and returns the manifest and the
+// directory it wrote.
+func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manifest, string, error) {
+	say := func(format string, args ...any) {
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, format+"\n", args...)
+		}
+	}
+	b, err := board.Lookup(cfg.Board)
+	if err != nil {
+		return nil, "", cfg.Errorf("board", "%v", err)
+	}
+	src, err := srctree.Find()
+	if err != nil {
+		return nil, "", err
+	}
+	t := time.Now()
+	k, err := kernel.Resolve(ctx, b, kernel.Local{Path: cfg.Resolve(cfg.Kernel.Path), Modules: cfg.Resolve(cfg.Kernel.Modules)}, src)
+	if err != nil {
+		return nil, "", err
+	}
+	say("kernel   %s %s (%v)", k.Source, k.Version, time.Since(t).Round(time.Millisecond))
+	p, err := derive(cfg, b, src)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("creating output directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(opts.OutDir, "."+b.Name+".tmp-")
+	if err != nil {
+		return nil, "", fmt.Errorf("creating temporary output directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, "", fmt.Errorf("creating temporary output directory: %w", err)
+	}
+	m, err := assemble(ctx, cfg, b, k, p, tmp, opts, say)
+	if err != nil {
+		return nil, "", err
+	}
+	final := filepath.Join(opts.OutDir, b.Name)
+	if err := os.RemoveAll(final); err != nil {
+		return nil, "", fmt.Errorf("replacing %s: %w", final, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, "", fmt.Errorf("moving the image into %s: %w", final, err)
+	}
+	return m, final, nil
+}
+
+func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, p plan, dir string, opts Options, say func(string, ...any)) (*manifest.Manifest, error) {
+	work := filepath.Join(dir, ".work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		return nil, fmt.Errorf("creating build directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+	modules, trees, err := moduleFiles(k, cfg.Kernel.Load)
+	if err != nil {
+		return nil, err
+	}
+	p.init.Modules = modules
+	files, err := specFiles(p)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	res, err := writeInitramfs(ctx, rootfs.Options{
+		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, trees...),
+		Files: files, MTime: opts.SourceDateEpoch, WorkDir: work,
+	}, filepath.Join(dir, InitramfsFile))
+	if err != nil {
+		return nil, err
+	}
+	say("rootfs   %d programs, %d trees, cpio %s (%v)", len(p.programs), len(p.trees), size(res.CPIO), time.Since(t).Round(time.Millisecond))
+	if err := copyFile(k.Path, filepath.Join(dir, KernelFile)); err != nil {
+		return nil, err
+	}
+	m := &manifest.Manifest{
+		Board: b.Name, Arch: b.GOARCH, Console: b.Console,
+		Cmdline:       strings.TrimSpace("console=" + b.Console + " " + b.Cmdline + " " + cfg.Kernel.Cmdline),
+		KernelVersion: k.Version, KernelSource: k.Source, ToolVersion: ToolVersion,
+		Hostname: cfg.Hostname, HTTPPort: HTTPPort,
+	}
+	for _, e := range res.Entries {
+		m.Contents = append(m.Contents, manifest.ContentsEntry{Path: e.Target, Bytes: e.Bytes})
+	}
+	if m.Kernel, err = manifest.Describe(dir, KernelFile); err != nil {
+		return nil, err
+	}
+	if m.Initramfs, err = manifest.Describe(dir, InitramfsFile); err != nil {
+		return nil, err
+	}
+	return m, m.Write(dir)
+}
+
+func specFiles(p plan) ([]rootfs.File, error) {
+	initJSON, err := json.MarshalIndent(p.init, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding init spec: %w", err)
+	}
+	frontJSON, err := json.MarshalIndent(p.front, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding front end spec: %w", err)
+	}
+	return []rootfs.File{
+		{Target: spec.InitPath, Data: initJSON, Mode: 0o644},
+		{Target: spec.FrontPath, Data: frontJSON, Mode: 0o644},
+	}, nil
+}
+
+// moduleFiles places the kernel's modules directory in the image and
+// returns the paths of the modules to load, in the configured order.
+func moduleFiles(k kernel.Kernel, load []string) ([]string, []rootfs.Tree, error) {
+	if k.Modules == "" {
+		return nil, nil, nil
+	}
+	target := "/lib/modules/" + filepath.Base(k.Modules)
+	index := map[string]string{}
+	err := filepath.WalkDir(k.Modules, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".ko") {
+			rel, _ := filepath.Rel(k.Modules, p)
+			index[strings.TrimSuffix(d.Name(), ".ko")] = target + "/" + filepath.ToSlash(rel)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading kernel modules in %s: %w", k.Modules, err)
+	}
+	var paths []string
+	for _, name := range load {
+		p, ok := index[strings.ReplaceAll(name, "-", "_")]
+		if !ok {
+			p, ok = index[name]
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("kernel module %s not found in %s (uncompressed .ko files)", name, k.Modules)
+		}
+		paths = append(paths, p)
+	}
+	return paths, []rootfs.Tree{{Source: k.Modules, Target: target}}, nil
+}
+
+func writeInitramfs(ctx context.Context, o rootfs.Options, path string) (rootfs.Result, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return rootfs.Result{}, fmt.Errorf("creating initramfs: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	res, err := rootfs.Build(ctx, o, w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing initramfs: %w", cerr)
+	}
+	return res, err
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("reading kernel: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("writing kernel: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying kernel %s: %w", src, err)
+	}
+	return out.Close()
+}
+
+func size(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -1,0 +1,120 @@
+package build
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/rootfs"
+	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/srctree"
+)
+
+// HTTPPort is the port the front end listens on inside the guest.
+const HTTPPort = 80
+
+// guest programs of this tool, built from its source tree.
+const (
+	initPkg  = "./initsvc"
+	frontPkg = "./httpfront/cmd/httpfront"
+)
+
+// plan is everything derived from the config before anything is built.
+type plan struct {
+	init     spec.Init
+	front    spec.Front
+	programs []rootfs.Program
+	trees    []rootfs.Tree
+}
+
+func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
+	var p plan
+	p.programs = []rootfs.Program{
+		{Name: "init", Package: initPkg, Dir: src, Target: "init"},
+		{Name: "httpfront", Package: frontPkg, Dir: src, Target: spec.BinDir + "/httpfront"},
+	}
+	p.trees = []rootfs.Tree{{Source: cfg.Resolve(cfg.Web.Root), Target: spec.WebRoot}}
+	p.front = spec.Front{
+		Listen: fmt.Sprintf(":%d", HTTPPort),
+		Root:   spec.WebRoot,
+		Index:  cfg.Web.Index,
+	}
+	for i, a := range cfg.Web.Aliases {
+		dir := fmt.Sprintf("/srv/alias/%d", i)
+		p.trees = append(p.trees, rootfs.Tree{Source: cfg.Resolve(a.Dir), Target: dir})
+		p.front.Aliases = append(p.front.Aliases, spec.Alias{Prefix: a.Prefix, Dir: dir})
+	}
+	p.init = spec.Init{
+		Hostname: cfg.Hostname,
+		Network: spec.Network{
+			Interface: cfg.Network.Interface, DHCP: cfg.Network.DHCP,
+			Address: cfg.Network.Address, Gateway: cfg.Network.Gateway, DNS: cfg.Network.DNS,
+		},
+	}
+	for i, a := range cfg.Apps {
+		prog, err := appProgram(cfg, a, src)
+		if err != nil {
+			return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
+		}
+		p.programs = append(p.programs, prog)
+		procs, _ := a.ProcCount()
+		p.init.Pools = append(p.init.Pools, spec.Pool{
+			Name: a.Name, Path: prog.Target, Args: a.Args, Env: envList(a.Env),
+			CopyEnv: a.CopyEnv, Procs: procs,
+		})
+		p.front.Apps = append(p.front.Apps, spec.App{
+			Name: a.Name, Prefix: a.Prefix, Pool: a.Name, CheckLocal: a.CheckLocal,
+		})
+	}
+	p.init.Services = []spec.Service{{
+		Name: "httpfront", Path: spec.BinDir + "/httpfront",
+		Args: []string{"-config", spec.FrontPath},
+	}}
+	if len(p.init.Pools) > 0 {
+		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
+	}
+	return p, nil
+}
+
+// appProgram resolves an app's program: a directory holding a Go main
+// package or an executable file (paths are relative to the config file), or
+// a Go import path (built in this tool's tree when it is one of its own
+// packages, else in the module around the config file).
+func appProgram(cfg *config.Config, a config.App, src string) (rootfs.Program, error) {
+	prog := rootfs.Program{Name: "app-" + a.Name, Target: path.Join(spec.BinDir, a.Name)}
+	p := a.Program
+	if strings.HasPrefix(p, ".") || filepath.IsAbs(p) {
+		full := cfg.Resolve(p)
+		st, err := os.Stat(full)
+		switch {
+		case err != nil:
+			return prog, fmt.Errorf("%s does not exist", full)
+		case st.IsDir():
+			prog.Package, prog.Dir = ".", full
+		case st.Mode()&0o111 == 0:
+			return prog, fmt.Errorf("%s is not executable", full)
+		default:
+			prog.File = full
+		}
+		return prog, nil
+	}
+	prog.Package, prog.Dir = p, cfg.Dir
+	if p == srctree.Module || strings.HasPrefix(p, srctree.Module+"/") {
+		prog.Dir = src
+	}
+	return prog, nil
+}
+
+func envList(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}

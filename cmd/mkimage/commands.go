@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/build"
+	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/examples"
+	"github.com/mkimage/mkimage/manifest"
+)
+
+func newFlags(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mkimage "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func cmdVersion(_ context.Context, _ []string, out io.Writer) error {
+	fmt.Fprintln(out, "mkimage", build.ToolVersion)
+	return nil
+}
+
+func cmdBoards(_ context.Context, args []string, out io.Writer) error {
+	fs := newFlags("boards", out)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BOARD\tARCH\tCONSOLE\tKERNEL\tDESCRIPTION")
+	for _, b := range board.All() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.GOARCH, b.Console, b.Kernel.Module, b.Description)
+	}
+	return tw.Flush()
+}
+
+func cmdInit(_ context.Context, args []string, out io.Writer) error {
+	fs := newFlags("init", out)
+	dir := fs.String("o", ".", "directory to write appliance.toml and www/ into")
+	force := fs.Bool("f", false, "overwrite existing files")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	written, err := examples.WriteStarter(*dir, *force)
+	if err != nil {
+		return err
+	}
+	for _, w := range written {
+		fmt.Fprintln(out, "wrote", w)
+	}
+	fmt.Fprintf(out, "next: mkimage boot -c %s\n", filepath.Join(*dir, "appliance.toml"))
+	return nil
+}
+
+func sourceDateEpoch() (uint64, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+	}
+	return n, nil
+}
+
+// buildImage loads the config and builds it, printing progress and a
+// summary; it returns the output directory.
+func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer) (string, error) {
+	start := time.Now()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return "", err
+	}
+	m, dir, err := build.Run(ctx, cfg, build.Options{OutDir: outDir, SourceDateEpoch: epoch, Progress: out})
+	if err != nil {
+		return "", err
+	}
+	printSummary(out, m, dir, time.Since(start))
+	return dir, nil
+}
+
+func printSummary(out io.Writer, m *manifest.Manifest, dir string, took time.Duration) {
+	fmt.Fprintf(out, "built    %s (%s) in %v\n", m.Board, m.Arch, took.Round(time.Millisecond))
+	fmt.Fprintf(out, "  %-9s %s  %s\n", "kernel", mib(m.Kernel.Size), filepath.Join(dir, m.Kernel.Name))
+	fmt.Fprintf(out, "  %-9s %s  %s\n", "initramfs", mib(m.Initramfs.Size), filepath.Join(dir, m.Initramfs.Name))
+	var parts []string
+	for _, c := range m.Contents {
+		parts = append(parts, fmt.Sprintf("%s %s", c.Path, mib(c.Bytes)))
+	}
+	fmt.Fprintf(out, "  contents  %s\n", strings.Join(parts, ", "))
+}
+
+func mib(n int64) string { return fmt.Sprintf("%6.1f MiB", float64(n)/(1<<20)) }
+
+func cmdBuild(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlags("build", out)
+	cfgPath := fs.String("c", "appliance.toml", "appliance config")
+	outDir := fs.String("o", "out", "output directory (the image goes to DIR/<board>)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (the config is given with -c)", fs.Arg(0))
+	}
+	_, err := buildImage(ctx, *cfgPath, *outDir, out)
+	return err
+}

@@ -1,0 +1,166 @@
+// Package config reads appliance.toml: one schema, decoded strictly with
+// go-toml/v2 and validated once, at build time. Every error names the file,
+// the line and column and the key, so a user can act on it.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Config is a decoded and validated appliance.toml.
+type Config struct {
+	Board    string  `toml:"board"`
+	Hostname string  `toml:"hostname"`
+	Kernel   Kernel  `toml:"kernel"`
+	Network  Network `toml:"network"`
+	Web      Web     `toml:"web"`
+	Apps     []App   `toml:"app"`
+
+	// Path is the file the config was read from; Dir is its directory,
+	// against which relative paths in the file are resolved.
+	Path string `toml:"-"`
+	Dir  string `toml:"-"`
+	// positions of keys in the file, for validation messages.
+	pos positions
+}
+
+// Kernel overrides the board's default kernel with a local file.
+type Kernel struct {
+	// Path is a kernel image (bzImage, vmlinux or arm64 Image).
+	Path string `toml:"path"`
+	// Modules is the kernel's modules directory (lib/modules/VERSION);
+	// optional when the kernel has its drivers built in.
+	Modules string `toml:"modules"`
+	// Load lists modules to load at boot, in order, by name.
+	Load []string `toml:"load"`
+	// Cmdline is appended to the board's kernel command line.
+	Cmdline string `toml:"cmdline"`
+}
+
+// Network configures the guest's first real interface.
+type Network struct {
+	Interface string   `toml:"interface"`
+	DHCP      bool     `toml:"dhcp"`
+	Address   string   `toml:"address"`
+	Gateway   string   `toml:"gateway"`
+	DNS       []string `toml:"dns"`
+}
+
+// Web is the static side: lighttpd's server.document-root and alias.url.
+type Web struct {
+	Root    string   `toml:"root"`
+	Index   []string `toml:"index"`
+	Aliases []Alias  `toml:"alias"`
+}
+
+// Alias serves Dir under the URL prefix Prefix.
+type Alias struct {
+	Prefix string `toml:"prefix"`
+	Dir    string `toml:"dir"`
+}
+
+// App is a FastCGI program reached under Prefix (lighttpd's fastcgi.server).
+type App struct {
+	Name       string            `toml:"name"`
+	Prefix     string            `toml:"prefix"`
+	Program    string            `toml:"program"`
+	Args       []string          `toml:"args"`
+	Env        map[string]string `toml:"env"`
+	CopyEnv    []string          `toml:"copy_env"`
+	Procs      any               `toml:"procs"`
+	CheckLocal bool              `toml:"check_local"`
+}
+
+// Load reads, decodes strictly and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data, naming path in errors.
+func Parse(path string, data []byte) (*Config, error) {
+	var c Config
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, decodeError(path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving config path %s: %w", path, err)
+	}
+	c.Path, c.Dir = path, filepath.Dir(abs)
+	c.pos = findPositions(data)
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// decodeError turns go-toml's errors into "file:line:col: key: message".
+func decodeError(path string, err error) error {
+	var sm *toml.StrictMissingError
+	if errors.As(err, &sm) {
+		var lines []string
+		for _, e := range sm.Errors {
+			row, col := e.Position()
+			lines = append(lines, fmt.Sprintf("%s:%d:%d: unknown key %q", path, row, col, strings.Join(e.Key(), ".")))
+		}
+		return errors.New(strings.Join(lines, "\n"))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		msg := strings.SplitN(de.Error(), "\n", 2)[0]
+		if k := de.Key(); len(k) > 0 {
+			return fmt.Errorf("%s:%d:%d: %s: %s", path, row, col, strings.Join(k, "."), msg)
+		}
+		return fmt.Errorf("%s:%d:%d: %s", path, row, col, msg)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func (c *Config) applyDefaults() {
+	if c.Board == "" {
+		c.Board = "qemu-x86_64"
+	}
+	if c.Hostname == "" {
+		c.Hostname = "appliance"
+	}
+	if len(c.Web.Index) == 0 {
+		c.Web.Index = []string{"index.html"}
+	}
+	if !c.Network.DHCP && c.Network.Address == "" {
+		c.Network.DHCP = true
+	}
+	for i := range c.Apps {
+		a := &c.Apps[i]
+		if a.Procs == nil {
+			a.Procs = "auto"
+		}
+		if a.Env == nil {
+			a.Env = map[string]string{}
+		}
+		if _, ok := a.Env["LANG"]; !ok {
+			a.Env["LANG"] = "C"
+		}
+	}
+}
+
+// Resolve returns p relative to the config file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}

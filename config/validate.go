@@ -1,0 +1,209 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Error is a validation error that points at a key in the file.
+type Error struct {
+	Where string // file:line:col
+	Key   string
+	Msg   string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s: %s", e.Where, e.Key, e.Msg) }
+
+var (
+	hostnameRE = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+	nameRE     = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+	envKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// Errorf returns an error pointing at key's position in the file, for checks
+// made outside this package (the board name against the registry).
+func (c *Config) Errorf(key, format string, args ...any) error { return c.errf(key, format, args...) }
+
+func (c *Config) errf(key, format string, args ...any) error {
+	return &Error{Where: c.pos.at(c.Path, key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !hostnameRE.MatchString(c.Hostname) {
+		add(c.errf("hostname", "%q is not a valid host name (letters, digits and '-', at most 63)", c.Hostname))
+	}
+	add(c.validateKernel())
+	add(c.validateNetwork())
+	add(c.validateWeb())
+	add(c.validateApps())
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateKernel() error {
+	k := c.Kernel
+	if k.Path != "" {
+		if st, err := os.Stat(c.Resolve(k.Path)); err != nil || !st.Mode().IsRegular() {
+			return c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path))
+		}
+	} else if k.Modules != "" {
+		return c.errf("kernel.modules", "modules needs kernel.path: the board's kernel has its own")
+	}
+	if k.Modules != "" {
+		if st, err := os.Stat(c.Resolve(k.Modules)); err != nil || !st.IsDir() {
+			return c.errf("kernel.modules", "modules directory %s does not exist", c.Resolve(k.Modules))
+		}
+	}
+	if len(k.Load) > 0 && k.Modules == "" {
+		return c.errf("kernel.load", "loading modules needs kernel.modules")
+	}
+	return nil
+}
+
+func (c *Config) validateNetwork() error {
+	n := c.Network
+	if n.Interface != "" && !nameRE.MatchString(strings.ToLower(n.Interface)) {
+		return c.errf("network.interface", "%q is not an interface name", n.Interface)
+	}
+	if n.DHCP {
+		if n.Address != "" || n.Gateway != "" {
+			return c.errf("network.dhcp", "dhcp = true and a static address/gateway exclude each other")
+		}
+	} else {
+		p, err := netip.ParsePrefix(n.Address)
+		if err != nil {
+			return c.errf("network.address", "%q is not an address with prefix length, e.g. 10.0.2.15/24", n.Address)
+		}
+		if n.Gateway != "" {
+			g, err := netip.ParseAddr(n.Gateway)
+			if err != nil {
+				return c.errf("network.gateway", "%q is not an IP address", n.Gateway)
+			}
+			if g.Is4() != p.Addr().Is4() || !p.Masked().Contains(g) {
+				return c.errf("network.gateway", "gateway %s is not inside %s", g, p.Masked())
+			}
+		}
+	}
+	for i, d := range n.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			return c.errf("network.dns", "entry %d: %q is not an IP address", i+1, d)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateWeb() error {
+	if c.Web.Root == "" {
+		return c.errf("web.root", "missing: the directory of static files to serve (lighttpd's server.document-root)")
+	}
+	if err := isDir(c.Resolve(c.Web.Root)); err != nil {
+		return c.errf("web.root", "%v", err)
+	}
+	for _, ix := range c.Web.Index {
+		if ix == "" || strings.ContainsAny(ix, "/\\") {
+			return c.errf("web.index", "%q is not a file name", ix)
+		}
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Web.Aliases {
+		key := fmt.Sprintf("web.alias.%d", i)
+		if err := checkPrefix(a.Prefix); err != nil || a.Prefix == "/" {
+			return c.errf(key+".prefix", "%q: an alias needs a prefix like /images", a.Prefix)
+		}
+		if seen[a.Prefix] {
+			return c.errf(key+".prefix", "prefix %s is aliased twice", a.Prefix)
+		}
+		seen[a.Prefix] = true
+		if err := isDir(c.Resolve(a.Dir)); err != nil {
+			return c.errf(key+".dir", "%v", err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateApps() error {
+	names, prefixes := map[string]bool{}, map[string]bool{}
+	for i, a := range c.Apps {
+		key := fmt.Sprintf("app.%d", i)
+		if !nameRE.MatchString(a.Name) {
+			return c.errf(key+".name", "%q: an app needs a name of lower-case letters, digits, '-' or '_'", a.Name)
+		}
+		if names[a.Name] {
+			return c.errf(key+".name", "two apps are named %q", a.Name)
+		}
+		names[a.Name] = true
+		if err := checkPrefix(a.Prefix); err != nil {
+			return c.errf(key+".prefix", "%v", err)
+		}
+		if prefixes[a.Prefix] {
+			return c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix)
+		}
+		prefixes[a.Prefix] = true
+		if a.Program == "" {
+			return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file")
+		}
+		if _, err := a.ProcCount(); err != nil {
+			return c.errf(key+".procs", "%v", err)
+		}
+		for k := range a.Env {
+			if !envKeyRE.MatchString(k) {
+				return c.errf(key+".env", "%q is not an environment variable name", k)
+			}
+		}
+		for _, k := range a.CopyEnv {
+			if !envKeyRE.MatchString(k) {
+				return c.errf(key+".copy_env", "%q is not an environment variable name", k)
+			}
+		}
+	}
+	return nil
+}
+
+// ProcCount returns the configured pool size; 0 means auto.
+func (a App) ProcCount() (int, error) {
+	switch v := a.Procs.(type) {
+	case string:
+		if v == "auto" {
+			return 0, nil
+		}
+	case int64:
+		if v >= 1 && v <= 256 {
+			return int(v), nil
+		}
+		return 0, fmt.Errorf("%d processes: use 1 to 256, or \"auto\" for one per physical core", v)
+	}
+	return 0, fmt.Errorf("%v: use a number of processes or \"auto\"", a.Procs)
+}
+
+func checkPrefix(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q: a URL prefix starts with /", p)
+	}
+	if p != "/" && strings.HasSuffix(p, "/") {
+		return fmt.Errorf("%q: drop the trailing /", p)
+	}
+	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/..") || strings.ContainsAny(p, "?#% \t\\") {
+		return fmt.Errorf("%q: a URL prefix is plain path segments", p)
+	}
+	return nil
+}
+
+func isDir(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("directory %s does not exist", p)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is not a directory", p)
+	}
+	return nil
+}

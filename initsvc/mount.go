@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+type mount struct {
+	source, target, fstype string
+	flags                  uintptr
+	data                   string
+}
+
+// mounts lists the kernel filesystems, in order. devtmpfs is not mounted by
+// the kernel for an initramfs, so init does it.
+var mounts = []mount{
+	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
+	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
+	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
+	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=620,ptmxmode=666"},
+	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+}
+
+func mountAll() error {
+	var errs []error
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.target, 0o755); err != nil {
+			errs = append(errs, fmt.Errorf("creating %s: %w", m.target, err))
+			continue
+		}
+		if err := unix.Mount(m.source, m.target, m.fstype, m.flags, m.data); err != nil && !errors.Is(err, unix.EBUSY) {
+			errs = append(errs, fmt.Errorf("mounting %s on %s: %w", m.fstype, m.target, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unmountAll unmounts in reverse order, read-only remount as fallback; the
+// initramfs root itself stays.
+func unmountAll() {
+	for i := len(mounts) - 1; i >= 0; i-- {
+		if err := unix.Unmount(mounts[i].target, 0); err != nil {
+			_ = unix.Mount("", mounts[i].target, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		}
+	}
+}
+
+// loadModules loads kernel modules by path, in order.
+func loadModules(paths []string) error {
+	var errs []error
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("opening module: %w", err))
+			continue
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			errs = append(errs, fmt.Errorf("loading %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// watchPowerButton reads every input device named "Power Button" (QEMU's
+// ACPI button, `system_powerdown`) and reports a KEY_POWER press on stop.
+func watchPowerButton(con console, stop chan<- string) {
+	names, _ := filepath.Glob("/sys/class/input/event*/device/name")
+	found := 0
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil || !strings.Contains(string(data), "Power Button") {
+			continue
+		}
+		ev := filepath.Base(filepath.Dir(filepath.Dir(n)))
+		f, err := os.Open("/dev/input/" + ev)
+		if err != nil {
+			con.step("power button", err, "")
+			continue
+		}
+		found++
+		go readPowerEvents(f, stop)
+	}
+	if found > 0 {
+		con.step("power button", nil, "")
+	}
+}
+
+// readPowerEvents parses struct input_event (24 bytes on 64-bit): time,
+// type u16, code u16, value s32. EV_KEY=1, KEY_POWER=116, press=1.
+func readPowerEvents(f *os.File, stop chan<- string) {
+	defer f.Close()
+	buf := make([]byte, 24)
+	for {
+		if _, err := readFull(f, buf); err != nil {
+			return
+		}
+		typ := binary.LittleEndian.Uint16(buf[16:])
+		code := binary.LittleEndian.Uint16(buf[18:])
+		val := int32(binary.LittleEndian.Uint32(buf[20:]))
+		if typ == 1 && code == 116 && val == 1 {
+			stop <- "power button"
+			return
+		}
+	}
+}
+
+func readFull(f *os.File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// powerOff syncs, unmounts and powers the machine off. It never returns.
+func powerOff(con console) {
+	unix.Sync()
+	unmountAll()
+	unix.Sync()
+	con.step("power off", nil, "")
+	for {
+		err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+		con.step("power off", err, "")
+		time.Sleep(time.Second)
+	}
+}

@@ -1,0 +1,224 @@
+// Package qemu boots a built image under QEMU: it picks the accelerator
+// (KVM only when a real probe boot succeeds, else TCG), forwards a free
+// 127.0.0.1 port to the guest's HTTP port over restricted user networking,
+// streams the serial console and powers the guest off through QMP.
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/manifest"
+)
+
+// Options tune one boot.
+type Options struct {
+	// Accel is "kvm", "tcg" or "" (probe; MKIMAGE_ACCEL overrides).
+	Accel string
+	// Memory in MiB and SMP override the board's defaults when set.
+	Memory, SMP int
+	// Console receives the guest's serial output; nil discards.
+	Console io.Writer
+	// HostPort is the 127.0.0.1 port forwarded to the guest's HTTP port;
+	// 0 picks a free one.
+	HostPort int
+	// ExtraArgs are appended to QEMU's command line.
+	ExtraArgs []string
+}
+
+// Machine is a running guest.
+type Machine struct {
+	Cmd      *exec.Cmd
+	HostPort int
+	Accel    string
+	qmpPath  string
+	tmp      string
+	done     chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+}
+
+// TimeoutScale returns MKIMAGE_TIMEOUT_SCALE (default 1): every timeout
+// that waits on a guest is multiplied by it.
+func TimeoutScale() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("MKIMAGE_TIMEOUT_SCALE"), 64); err == nil && v > 0 {
+		return v
+	}
+	return 1
+}
+
+// Scaled returns d multiplied by TimeoutScale.
+func Scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * TimeoutScale()) }
+
+// Start boots the image in dir.
+func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
+	m, err := manifest.Read(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := board.Lookup(m.Board)
+	if err != nil {
+		return nil, fmt.Errorf("image in %s: %w", dir, err)
+	}
+	if _, err := exec.LookPath(b.QEMU.Binary); err != nil {
+		return nil, fmt.Errorf("%s is not installed (Debian: apt-get install qemu-system-x86): %w", b.QEMU.Binary, err)
+	}
+	accel, err := chooseAccel(ctx, b, m, dir, opts.Accel)
+	if err != nil {
+		return nil, err
+	}
+	port := opts.HostPort
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	} else if err := portFree(port); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "mkimage-qemu-")
+	if err != nil {
+		return nil, fmt.Errorf("creating QEMU runtime directory: %w", err)
+	}
+	mc := &Machine{HostPort: port, Accel: accel, qmpPath: filepath.Join(tmp, "qmp.sock"), tmp: tmp, done: make(chan struct{})}
+	args := commandLine(b, m, dir, accel, opts)
+	args = append(args,
+		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, m.HTTPPort),
+		"-device", b.QEMU.NIC+",netdev=n0",
+		"-qmp", "unix:"+mc.qmpPath+",server=on,wait=off")
+	args = append(args, opts.ExtraArgs...)
+	mc.Cmd = exec.Command(b.QEMU.Binary, args...)
+	if err := mc.start(opts.Console); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return mc, nil
+}
+
+// commandLine returns QEMU's arguments for a direct kernel boot, without
+// networking.
+func commandLine(b board.Board, m *manifest.Manifest, dir, accel string, opts Options) []string {
+	mem, smp := b.QEMU.Memory, b.QEMU.SMP
+	if opts.Memory > 0 {
+		mem = opts.Memory
+	}
+	if opts.SMP > 0 {
+		smp = opts.SMP
+	}
+	cpu := b.QEMU.CPU
+	if accel == "kvm" {
+		cpu = "host"
+	}
+	return []string{
+		"-M", b.QEMU.Machine, "-accel", accel, "-cpu", cpu,
+		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(smp),
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-serial", "stdio", "-monitor", "none",
+		"-kernel", filepath.Join(dir, m.Kernel.Name),
+		"-initrd", filepath.Join(dir, m.Initramfs.Name),
+		"-append", m.Cmdline,
+	}
+}
+
+// start runs QEMU with its console on w. QEMU gets SIGKILL if this process
+// dies (Pdeathsig), so a killed mkimage or test never leaves a guest behind.
+func (mc *Machine) start(w io.Writer) error {
+	if w == nil {
+		w = io.Discard
+	}
+	mc.Cmd.Stdout = w
+	var stderr strings.Builder
+	mc.Cmd.Stderr = io.MultiWriter(&stderr, w)
+	mc.Cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread() // Pdeathsig follows the thread that forked
+	err := mc.Cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", mc.Cmd.Path, err)
+	}
+	go func() {
+		mc.waitErr = mc.Cmd.Wait()
+		if mc.waitErr != nil && stderr.Len() > 0 {
+			mc.waitErr = fmt.Errorf("%w: %s", mc.waitErr, strings.TrimSpace(stderr.String()))
+		}
+		os.RemoveAll(mc.tmp)
+		close(mc.done)
+	}()
+	return nil
+}
+
+// Done is closed when QEMU has exited.
+func (mc *Machine) Done() <-chan struct{} { return mc.done }
+
+// Wait waits for QEMU to exit and returns its exit error (nil for status 0).
+func (mc *Machine) Wait() error {
+	<-mc.done
+	return mc.waitErr
+}
+
+// URL is the forwarded address of the guest's front end.
+func (mc *Machine) URL() string { return fmt.Sprintf("http://127.0.0.1:%d/", mc.HostPort) }
+
+// Powerdown presses the ACPI power button, like `system_powerdown`.
+func (mc *Machine) Powerdown() error { return qmp(mc.qmpPath, "system_powerdown") }
+
+// Stop powers the guest off and waits up to grace for QEMU to exit, then
+// kills it. It returns QEMU's exit error.
+func (mc *Machine) Stop(grace time.Duration) error {
+	mc.stopOnce.Do(func() {
+		if err := mc.Powerdown(); err == nil {
+			select {
+			case <-mc.done:
+				return
+			case <-time.After(grace):
+			}
+		}
+		mc.Kill()
+	})
+	return mc.Wait()
+}
+
+// Kill ends QEMU at once.
+func (mc *Machine) Kill() {
+	if mc.Cmd.Process != nil {
+		_ = mc.Cmd.Process.Kill()
+	}
+}
+
+// FreePort returns a port on 127.0.0.1 nobody listens on right now.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func portFree(port int) error {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("port %d on 127.0.0.1 is in use: pick another or leave it out to get a free one", port)
+	}
+	return ln.Close()
+}
+
+// lines calls fn for every line read from r until EOF.
+func lines(r io.Reader, fn func(string)) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fn(sc.Text())
+	}
+}

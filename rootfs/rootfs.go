@@ -1,0 +1,221 @@
+// Package rootfs assembles the initramfs: the guest programs cross-built for
+// the board, the web root, the runtime spec and kernel modules, packed as a
+// newc cpio with u-root's pkg/cpio and compressed with zstd. The output is
+// reproducible: entries are sorted, owners are root, and every mtime is
+// SOURCE_DATE_EPOCH (0 when unset).
+package rootfs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/u-root/pkg/cpio"
+)
+
+// Tree is a host directory copied into the image at Target.
+type Tree struct {
+	Source string
+	Target string
+}
+
+// File is literal content placed at Target.
+type File struct {
+	Target string
+	Data   []byte
+	Mode   uint64
+}
+
+// Options says what goes into the image.
+type Options struct {
+	GOARCH   string
+	Programs []Program
+	Trees    []Tree
+	Files    []File
+	// MTime is the modification time of every entry (SOURCE_DATE_EPOCH).
+	MTime uint64
+	// WorkDir holds build outputs; it must exist.
+	WorkDir string
+}
+
+// Entry reports what one program or tree added to the image.
+type Entry struct {
+	Target string
+	Bytes  int64
+}
+
+// Result describes a written initramfs.
+type Result struct {
+	Entries []Entry
+	CPIO    int64 // uncompressed size
+}
+
+// Build writes the compressed initramfs to w.
+func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
+	img := newImage()
+	var res Result
+	for _, p := range o.Programs {
+		src := p.File
+		if p.Package != "" {
+			var err error
+			if src, err = buildGo(ctx, p, o.GOARCH, o.WorkDir); err != nil {
+				return res, err
+			}
+		}
+		n, err := img.addFile(p.Target, src, 0o755)
+		if err != nil {
+			return res, err
+		}
+		res.Entries = append(res.Entries, Entry{Target: p.Target, Bytes: n})
+	}
+	for _, t := range o.Trees {
+		n, err := img.addTree(t.Source, t.Target)
+		if err != nil {
+			return res, err
+		}
+		res.Entries = append(res.Entries, Entry{Target: t.Target, Bytes: n})
+	}
+	for _, f := range o.Files {
+		img.add(cpio.StaticRecord(f.Data, cpio.Info{Name: f.Target, Mode: cpio.S_IFREG | f.Mode}))
+	}
+	img.base()
+	raw, err := img.write(o.MTime)
+	if err != nil {
+		return res, err
+	}
+	res.CPIO = int64(len(raw))
+	return res, compress(w, raw)
+}
+
+// image collects records by path; directories are created 0755 as needed.
+type image struct {
+	recs map[string]cpio.Record
+}
+
+func newImage() *image { return &image{recs: map[string]cpio.Record{}} }
+
+func (im *image) add(r cpio.Record) {
+	r.Name = strings.TrimPrefix(path.Clean("/"+r.Name), "/")
+	im.mkdirs(path.Dir(r.Name))
+	im.recs[r.Name] = r
+}
+
+func (im *image) mkdirs(dir string) {
+	for d := dir; d != "." && d != "/" && d != ""; d = path.Dir(d) {
+		if _, ok := im.recs[d]; ok {
+			return
+		}
+		im.recs[d] = cpio.Directory(d, 0o755)
+	}
+}
+
+// base adds what every image needs: mount points and the two device nodes
+// the kernel and the Go runtime need before devtmpfs is mounted.
+func (im *image) base() {
+	for _, d := range []string{"dev", "proc", "sys", "run", "tmp", "etc", "bin", "data"} {
+		if _, ok := im.recs[d]; !ok {
+			im.recs[d] = cpio.Directory(d, 0o755)
+		}
+	}
+	im.recs["tmp"] = cpio.Directory("tmp", 0o1777)
+	im.add(cpio.CharDev("dev/console", 0o600, 5, 1))
+	im.add(cpio.CharDev("dev/null", 0o666, 1, 3))
+}
+
+func (im *image) addFile(target, src string, mode uint64) (int64, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return 0, fmt.Errorf("adding %s to the image: %w", target, err)
+	}
+	im.add(cpio.StaticRecord(data, cpio.Info{Name: target, Mode: cpio.S_IFREG | mode}))
+	return int64(len(data)), nil
+}
+
+// addTree copies a host directory. Symlinks are kept as symlinks; modes keep
+// only the executable bit, so output does not depend on the host's umask.
+func (im *image) addTree(src, target string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		name := path.Join(target, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			im.add(cpio.Directory(name, 0o755))
+		case d.Type()&os.ModeSymlink != 0:
+			dest, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			im.add(cpio.Symlink(name, dest))
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			mode := uint64(0o644)
+			if info.Mode()&0o111 != 0 {
+				mode = 0o755
+			}
+			n, err := im.addFile(name, p, mode)
+			total += n
+			return err
+		default:
+			return fmt.Errorf("%s: only files, directories and symlinks can go into the image", p)
+		}
+		return nil
+	})
+	if err != nil {
+		return total, fmt.Errorf("copying %s into the image at %s: %w", src, target, err)
+	}
+	return total, nil
+}
+
+// write serialises the records sorted by name (parents sort before their
+// children), with fixed metadata.
+func (im *image) write(mtime uint64) ([]byte, error) {
+	names := make([]string, 0, len(im.recs))
+	for n := range im.recs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	w := cpio.Newc.Writer(&buf)
+	for i, n := range names {
+		r := cpio.MakeReproducible(im.recs[n])
+		r.Ino = uint64(i + 1)
+		r.MTime = mtime
+		if err := w.WriteRecord(r); err != nil {
+			return nil, fmt.Errorf("writing cpio record %s: %w", n, err)
+		}
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		return nil, fmt.Errorf("writing cpio trailer: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func compress(w io.Writer, raw []byte) error {
+	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
+		zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithWindowSize(4<<20))
+	if err != nil {
+		return fmt.Errorf("starting zstd: %w", err)
+	}
+	if _, err := enc.Write(raw); err != nil {
+		enc.Close()
+		return fmt.Errorf("compressing initramfs: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("compressing initramfs: %w", err)
+	}
+	return nil
+}

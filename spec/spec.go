@@ -1,0 +1,118 @@
+// Package spec holds the runtime specification that the build side derives
+// from appliance.toml and writes into the image. Guest programs (initsvc,
+// httpfront) read it; they never see the user's TOML, so user input is
+// interpreted exactly once, by the config package, at build time.
+//
+// The package uses only the standard library so that it stays cheap to link
+// into PID 1.
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Paths inside the image.
+const (
+	Dir       = "/etc/mkimage"
+	InitPath  = Dir + "/init.json"  // Init, read by initsvc
+	FrontPath = Dir + "/front.json" // Front, read by httpfront
+	BinDir    = "/bin"
+	WebRoot   = "/srv/www"
+	RunDir    = "/run/mkimage"
+	// RuntimeFrontPath is Front with pool backends resolved, written by
+	// init at boot and read by httpfront.
+	RuntimeFrontPath = RunDir + "/front.json"
+)
+
+// Init is what PID 1 needs to bring the appliance up.
+type Init struct {
+	Hostname string `json:"hostname"`
+	// Modules are kernel modules to load, in order, by path in the image.
+	Modules  []string  `json:"modules,omitempty"`
+	Network  Network   `json:"network"`
+	Services []Service `json:"services"`
+	// Pools are FastCGI programs that init spawns with a listening socket
+	// on fd 0 (lighttpd's bin-path style).
+	Pools []Pool `json:"pools,omitempty"`
+}
+
+// Network is the interface configuration.
+type Network struct {
+	Interface string   `json:"interface"` // "" means the first real NIC
+	DHCP      bool     `json:"dhcp"`
+	Address   string   `json:"address,omitempty"` // CIDR, e.g. 10.0.2.15/24
+	Gateway   string   `json:"gateway,omitempty"`
+	DNS       []string `json:"dns,omitempty"`
+}
+
+// Service is a long-running program init starts and supervises.
+type Service struct {
+	Name string   `json:"name"`
+	Path string   `json:"path"`
+	Args []string `json:"args,omitempty"`
+	Env  []string `json:"env,omitempty"`
+}
+
+// Pool is a FastCGI program run as Procs processes, each listening on its
+// own unix socket (SocketPath) passed as fd 0. Init decides the count at
+// boot when Procs is 0 and writes the front end's runtime spec
+// (RuntimeFrontPath) with each app's backends filled in.
+type Pool struct {
+	Name    string   `json:"name"`
+	Path    string   `json:"path"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	CopyEnv []string `json:"copy_env,omitempty"`
+	Procs   int      `json:"procs"` // 0 means auto (physical cores)
+}
+
+// SocketPath is the unix socket of pool member i of the pool called name.
+func SocketPath(name string, i int) string {
+	return fmt.Sprintf("%s/%s.%d.sock", RunDir, name, i)
+}
+
+// Front is httpfront's configuration.
+type Front struct {
+	Listen  string   `json:"listen"`
+	Root    string   `json:"root"`
+	Index   []string `json:"index,omitempty"`
+	Aliases []Alias  `json:"aliases,omitempty"`
+	Apps    []App    `json:"apps,omitempty"`
+}
+
+// Alias maps a URL prefix to a directory inside the image.
+type Alias struct {
+	Prefix string `json:"prefix"`
+	Dir    string `json:"dir"`
+}
+
+// App routes a URL prefix to FastCGI backends.
+type App struct {
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"`
+	// Pool names the init-managed pool serving this app; init fills
+	// Backends from it at boot.
+	Pool       string   `json:"pool,omitempty"`
+	Backends   []string `json:"backends"` // unix:/path or tcp:host:port
+	CheckLocal bool     `json:"check_local,omitempty"`
+	Env        []string `json:"env,omitempty"`
+}
+
+// Load reads a JSON spec file into v, rejecting unknown fields: the file is
+// written by the same version of the tool, so a mismatch is a bug worth
+// reporting loudly.
+func Load(path string, v any) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading spec: %w", err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decoding spec %s: %w", path, err)
+	}
+	return nil
+}
