@@ -38,17 +38,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		{Name: "init", Package: initPkg, Dir: src, Target: "init"},
 		{Name: "httpfront", Package: frontPkg, Dir: src, Target: spec.BinDir + "/httpfront"},
 	}
-	p.trees = []rootfs.Tree{{Source: cfg.Resolve(cfg.Web.Root), Target: spec.WebRoot}}
-	p.front = spec.Front{
-		Listen: fmt.Sprintf(":%d", HTTPPort),
-		Root:   spec.WebRoot,
-		Index:  cfg.Web.Index,
-	}
-	for i, a := range cfg.Web.Aliases {
-		dir := fmt.Sprintf("/srv/alias/%d", i)
-		p.trees = append(p.trees, rootfs.Tree{Source: cfg.Resolve(a.Dir), Target: dir})
-		p.front.Aliases = append(p.front.Aliases, spec.Alias{Prefix: a.Prefix, Dir: dir})
-	}
+	p.front, p.trees = deriveFront(cfg)
 	p.init = spec.Init{
 		Hostname: cfg.Hostname,
 		Network: spec.Network{

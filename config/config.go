@@ -53,19 +53,6 @@ type Network struct {
 	DNS       []string `toml:"dns"`
 }
 
-// Web is the static side: lighttpd's server.document-root and alias.url.
-type Web struct {
-	Root    string   `toml:"root"`
-	Index   []string `toml:"index"`
-	Aliases []Alias  `toml:"alias"`
-}
-
-// Alias serves Dir under the URL prefix Prefix.
-type Alias struct {
-	Prefix string `toml:"prefix"`
-	Dir    string `toml:"dir"`
-}
-
 // App is a FastCGI program reached under Prefix (lighttpd's fastcgi.server).
 type App struct {
 	Name       string            `toml:"name"`
