@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench/boot.sh [N]: build the example appliance once, boot it N times (default 5) under QEMU and
+# print the median wall time from QEMU start to the first HTTP 200, plus the initramfs size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+N=${1:-5}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/mkimage" ./cmd/mkimage
+t0=$(date +%s.%N)
+"$work/mkimage" build -c examples/appliance/appliance.toml -o "$work/out" >/dev/null
+t1=$(date +%s.%N)
+img="$work/out/qemu-x86_64"
+times=()
+for i in $(seq "$N"); do
+  log="$work/boot$i.log"
+  "$work/mkimage" boot "$img" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    grep -q 'answered 200 after' "$log" && break
+    sleep 0.1
+  done
+  t=$(grep -o 'answered 200 after [0-9.]*' "$log" | awk '{print $4}')
+  kill -INT "$pid"; wait "$pid" || true
+  [ -n "$t" ] || { echo "boot $i: no HTTP 200"; cat "$log"; exit 1; }
+  accel=$(grep -o 'with [a-z]*;' "$log" | awk '{print $2}' | tr -d ';')
+  echo "boot $i: $t s ($accel)"
+  times+=("$t")
+done
+median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+size=$(stat -c %s "$img/initramfs.cpio.zst")
+printf 'median QEMU start -> first HTTP 200: %s s over %d boots\n' "$median" "$N"
+printf 'initramfs: %d bytes (%.2f MiB); build: %.1f s\n' "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"

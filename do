@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# ./do boot   build the example appliance and boot it under QEMU (prints the URL)
+# ./do test   run every test: vet, gofmt, unit, real-peer, QEMU boot and fuzz
+# Both install what they need on Debian 12 with apt-get when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="/usr/local/go/bin:$PATH"
+
+BOOT_PKGS=(qemu-system-x86 qemu-utils)
+TEST_PKGS=(lighttpd nginx-light php-cgi libfcgi-bin spawn-fcgi wrk dosfstools)
+
+need_go() {
+  if ! command -v go >/dev/null; then
+    echo "Go 1.26 or newer is needed (https://go.dev/dl/, installed to /usr/local/go)" >&2
+    exit 1
+  fi
+}
+
+# apt_install installs the Debian packages whose binaries are missing.
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${missing[*]} with apt-get" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+cmd_boot() {
+  need_go
+  apt_install "${BOOT_PKGS[@]}"
+  go build -o bin/mkimage ./cmd/mkimage
+  exec ./bin/mkimage boot -c examples/appliance/appliance.toml -o out "$@"
+}
+
+# fuzz runs every Fuzz target in the tree for a short, bounded time.
+fuzz() {
+  local secs=${FUZZTIME:-10s}
+  grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
+    local pkg
+    pkg="./$(dirname "${f#./}")"
+    grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //' | while read -r name; do
+      echo "fuzz $pkg $name ($secs)"
+      go test -run='^$' -fuzz="^${name}\$" -fuzztime="$secs" "$pkg" >/tmp/mkimage-fuzz.log 2>&1 || {
+        cat /tmp/mkimage-fuzz.log; exit 1; }
+    done
+  done
+}
+
+cmd_test() {
+  need_go
+  apt_install "${BOOT_PKGS[@]}" "${TEST_PKGS[@]}"
+  export MKIMAGE_REQUIRE_QEMU=1 MKIMAGE_REQUIRE_PEERS=1
+  go mod download
+  go vet ./...
+  local unformatted
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go test -count=1 -timeout 30m ./...
+  fuzz
+  echo "all tests passed"
+}
+
+case "${1:-}" in
+  boot) shift; cmd_boot "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  *) sed -n '2,4p' "$0" | sed 's/^# //'; exit 2 ;;
+esac

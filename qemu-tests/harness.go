@@ -1,0 +1,192 @@
+// Package qemutests boots real images under QEMU through the mkimage
+// command and talks to them over the forwarded HTTP port. The harness is a
+// thin layer on os/exec: console expect with timeouts scaled by
+// MKIMAGE_TIMEOUT_SCALE, a free hostfwd port (chosen by mkimage boot), and
+// cleanup that kills only the processes it started.
+package qemutests
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mkimage/mkimage/qemu"
+)
+
+// Tool is a built mkimage binary.
+type Tool struct {
+	Path string
+	Src  string
+}
+
+// BuildTool builds cmd/mkimage from the source tree src into dir.
+func BuildTool(src, dir string) (*Tool, error) {
+	out := filepath.Join(dir, "mkimage")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/mkimage")
+	cmd.Dir = src
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building mkimage: %w\n%s", err, b)
+	}
+	return &Tool{Path: out, Src: src}, nil
+}
+
+// Command returns an mkimage command run with MKIMAGE_SRC set.
+func (tl *Tool) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command(tl.Path, args...)
+	cmd.Env = append(os.Environ(), "MKIMAGE_SRC="+tl.Src)
+	return cmd
+}
+
+// Guest is a running `mkimage boot`.
+type Guest struct {
+	t       testing.TB
+	Cmd     *exec.Cmd
+	Console *Console
+	URL     string
+	exited  chan struct{}
+	err     error
+}
+
+var urlRE = regexp.MustCompile(`open (http://127\.0\.0\.1:\d+/)`)
+
+// Boot runs `mkimage boot args...` and waits until it prints the URL.
+func (tl *Tool) Boot(t testing.TB, args ...string) *Guest {
+	t.Helper()
+	cmd := tl.Command(append([]string{"boot"}, args...)...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	g := &Guest{t: t, Cmd: cmd, Console: newConsole(pr), exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting mkimage boot: %v", err)
+	}
+	go func() {
+		g.err = cmd.Wait()
+		pw.Close()
+		close(g.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-g.exited:
+		default:
+			// mkimage's QEMU dies with it (Pdeathsig); kill only our pid.
+			_ = cmd.Process.Kill()
+			<-g.exited
+		}
+		if t.Failed() {
+			t.Logf("console:\n%s", g.Console.String())
+		}
+	})
+	m := g.Console.Expect(t, urlRE, qemu.Scaled(60*time.Second))
+	g.URL = m[1]
+	return g
+}
+
+// PowerOff sends SIGINT to mkimage boot (as Ctrl-C would) and returns its
+// exit error after it exited, or fails the test if it does not within
+// timeout.
+func (g *Guest) PowerOff(timeout time.Duration) error {
+	g.t.Helper()
+	_ = g.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-g.exited:
+		return g.err
+	case <-time.After(timeout):
+		g.t.Fatalf("mkimage boot did not exit %v after SIGINT", timeout)
+		return nil
+	}
+}
+
+// Console collects a guest's console output and lets tests wait for lines.
+type Console struct {
+	mu    sync.Mutex
+	lines []string
+	cond  *sync.Cond
+	eof   bool
+}
+
+func newConsole(r io.Reader) *Console {
+	c := &Console{}
+	c.cond = sync.NewCond(&c.mu)
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.lines = append(c.lines, sc.Text())
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, r)
+		c.mu.Lock()
+		c.eof = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}()
+	return c
+}
+
+// Expect waits until a line matches re and returns its submatches.
+func (c *Console) Expect(t testing.TB, re *regexp.Regexp, timeout time.Duration) []string {
+	t.Helper()
+	m, err := c.Wait(re, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Wait is Expect returning an error instead of failing.
+func (c *Console) Wait(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := 0; ; {
+		for ; i < len(c.lines); i++ {
+			if m := re.FindStringSubmatch(c.lines[i]); m != nil {
+				return m, nil
+			}
+		}
+		if c.eof {
+			return nil, fmt.Errorf("console ended before a line matched %q", re)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no console line matched %q within %v", re, timeout)
+		}
+		c.cond.Wait()
+	}
+}
+
+// Contains reports whether any line so far contains s.
+func (c *Console) Contains(s string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// String returns the whole console so far.
+func (c *Console) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
