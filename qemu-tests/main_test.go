@@ -45,4 +45,6 @@ func needQEMU(t *testing.T) {
 	}
 }
 
-func exampleConfig() string { return filepath.Join(tool.Src, "examples", "appliance", "appliance.toml") }
+func exampleConfig() string {
+	return filepath.Join(tool.Src, "examples", "appliance", "appliance.toml")
+}
