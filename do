@@ -51,10 +51,26 @@ fuzz() {
   done
 }
 
+# debian_kernel fetches Debian's amd64 kernel package (not installed: only
+# unpacked into the cache) for the test that boots a local kernel with modules.
+debian_kernel() {
+  local pkg cache
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+  [ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/mkimage/debian-kernel/$pkg"
+  if [ ! -d "$cache/lib/modules" ]; then
+    rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
+    (cd "$cache.tmp" && apt-get download -qq "$pkg" 2> >(grep -v unsandboxed >&2) && dpkg-deb -x ./*.deb root && rm -f ./*.deb)
+    mv "$cache.tmp/root" "$cache" && rm -rf "$cache.tmp"
+  fi
+  export MKIMAGE_DEBIAN_KERNEL="$cache"
+}
+
 cmd_test() {
   need_go
   apt_install "${BOOT_PKGS[@]}" "${TEST_PKGS[@]}"
   export MKIMAGE_REQUIRE_QEMU=1 MKIMAGE_REQUIRE_PEERS=1
+  debian_kernel
   go mod download
   go vet ./...
   local unformatted

@@ -99,18 +99,25 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
 	defer os.RemoveAll(work)
-	modules, trees, err := moduleFiles(k, cfg.Kernel.Load)
+	load := append(append([]string{}, b.Load...), cfg.Kernel.Load...)
+	if cfg.Kernel.Path == "" {
+		load = b.Load
+	}
+	modFiles, err := moduleFiles(k, load)
 	if err != nil {
 		return nil, err
 	}
-	p.init.Modules = modules
+	if len(modFiles) > 0 {
+		p.init.Modules = load
+	}
 	files, err := specFiles(p)
 	if err != nil {
 		return nil, err
 	}
+	files = append(files, modFiles...)
 	t := time.Now()
 	res, err := writeInitramfs(ctx, rootfs.Options{
-		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, trees...),
+		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees,
 		Files: files, MTime: opts.SourceDateEpoch, WorkDir: work,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
@@ -153,36 +160,27 @@ func specFiles(p plan) ([]rootfs.File, error) {
 	}, nil
 }
 
-// moduleFiles places the kernel's modules directory in the image and
-// returns the paths of the modules to load, in the configured order.
-func moduleFiles(k kernel.Kernel, load []string) ([]string, []rootfs.Tree, error) {
-	if k.Modules == "" {
-		return nil, nil, nil
+// moduleFiles selects the modules to load and what they depend on, and
+// returns their files for the image; init loads them by name with u-root's
+// kmodule, which reads the same modules.dep.
+func moduleFiles(k kernel.Kernel, load []string) ([]rootfs.File, error) {
+	if k.Modules == "" || len(load) == 0 {
+		return nil, nil
 	}
-	target := "/lib/modules/" + filepath.Base(k.Modules)
-	index := map[string]string{}
-	err := filepath.WalkDir(k.Modules, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".ko") {
-			rel, _ := filepath.Rel(k.Modules, p)
-			index[strings.TrimSuffix(d.Name(), ".ko")] = target + "/" + filepath.ToSlash(rel)
-		}
-		return err
-	})
+	set, err := kernel.SelectModules(k.Modules, load)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading kernel modules in %s: %w", k.Modules, err)
+		return nil, err
 	}
-	var paths []string
-	for _, name := range load {
-		p, ok := index[strings.ReplaceAll(name, "-", "_")]
-		if !ok {
-			p, ok = index[name]
+	dir := "/lib/modules/" + set.Version + "/"
+	files := []rootfs.File{{Target: dir + "modules.dep", Data: set.Dep, Mode: 0o644}}
+	for _, rel := range set.Files {
+		data, err := os.ReadFile(filepath.Join(set.Dir, rel))
+		if err != nil {
+			return nil, fmt.Errorf("reading kernel module file: %w", err)
 		}
-		if !ok {
-			return nil, nil, fmt.Errorf("kernel module %s not found in %s (uncompressed .ko files)", name, k.Modules)
-		}
-		paths = append(paths, p)
+		files = append(files, rootfs.File{Target: dir + rel, Data: data, Mode: 0o644})
 	}
-	return paths, []rootfs.Tree{{Source: k.Modules, Target: target}}, nil
+	return files, nil
 }
 
 func writeInitramfs(ctx context.Context, o rootfs.Options, path string) (rootfs.Result, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,19 +51,13 @@ func unmountAll() {
 	}
 }
 
-// loadModules loads kernel modules by path, in order.
-func loadModules(paths []string) error {
+// loadModules loads kernel modules by name, with their dependencies, from
+// /lib/modules/$(uname -r) using u-root's kmodule (modules.dep).
+func loadModules(names []string) error {
 	var errs []error
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("opening module: %w", err))
-			continue
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			errs = append(errs, fmt.Errorf("loading %s: %w", p, err))
+	for _, n := range names {
+		if err := kmodule.Probe(n, ""); err != nil {
+			errs = append(errs, fmt.Errorf("loading module %s: %w", n, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -29,7 +29,8 @@ const (
 // Init is what PID 1 needs to bring the appliance up.
 type Init struct {
 	Hostname string `json:"hostname"`
-	// Modules are kernel modules to load, in order, by path in the image.
+	// Modules are kernel modules to load, in order, by name; their files and
+	// modules.dep are under /lib/modules/VERSION.
 	Modules  []string  `json:"modules,omitempty"`
 	Network  Network   `json:"network"`
 	Services []Service `json:"services"`
