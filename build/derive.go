@@ -53,9 +53,12 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		}
 		p.programs = append(p.programs, prog)
 		procs, _ := a.ProcCount()
+		stack, _ := a.StackBytes()
 		p.init.Pools = append(p.init.Pools, spec.Pool{
 			Name: a.Name, Path: prog.Target, Args: a.Args, Env: envList(a.Env),
-			CopyEnv: a.CopyEnv, Procs: procs,
+			CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
+			MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
+			MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
 		})
 		p.front.Apps = append(p.front.Apps, spec.App{
 			Name: a.Name, Prefix: a.Prefix, Pool: a.Name, CheckLocal: a.CheckLocal,
@@ -64,6 +67,8 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p.init.Services = []spec.Service{{
 		Name: "httpfront", Path: spec.BinDir + "/httpfront",
 		Args: []string{"-config", spec.FrontPath},
+		UID:  spec.FrontUID, BindLowPorts: true,
+		Ready: fmt.Sprintf("tcp:127.0.0.1:%d", HTTPPort),
 	}}
 	if len(p.init.Pools) > 0 {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}

@@ -63,6 +63,16 @@ type App struct {
 	CopyEnv    []string          `toml:"copy_env"`
 	Procs      any               `toml:"procs"`
 	CheckLocal bool              `toml:"check_local"`
+
+	// Pool tuning (flup's minSpare/maxSpare/maxThreads and the seed's
+	// thread stack size); unset means decided at boot from RAM and cores.
+	StackSize      any    `toml:"stack_size"`  // "auto", "256k", "1M" or bytes
+	MaxThreads     int    `toml:"max_threads"` // per process
+	MinSpare       int    `toml:"min_spare"`
+	MaxSpare       int    `toml:"max_spare"`
+	MaxRequests    int    `toml:"max_requests"`    // recycle a process after N requests
+	RequestTimeout string `toml:"request_timeout"` // Go duration, e.g. "30s"
+	BaseMemory     string `toml:"base_memory"`     // per-process estimate, e.g. "16M"
 }
 
 // Load reads, decodes strictly and validates the file at path.

@@ -125,6 +125,9 @@ func (c *Config) validateApps() error {
 		if _, err := a.ProcCount(); err != nil {
 			return c.errf(key+".procs", "%v", err)
 		}
+		if err := c.validateTuning(key, a); err != nil {
+			return err
+		}
 		for k := range a.Env {
 			if !envKeyRE.MatchString(k) {
 				return c.errf(key+".env", "%q is not an environment variable name", k)

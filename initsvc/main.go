@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/tuning"
 )
 
 // console prints init's step lines; the format "init: STEP: RESULT" is what
@@ -45,6 +46,9 @@ func main() {
 		}
 		powerOff(con)
 	}()
+	if os.Getpid() != 1 && len(os.Args) > 1 && os.Args[1] == launchFlag {
+		launch(os.Args[2:])
+	}
 	if os.Getpid() != 1 {
 		fmt.Fprintln(os.Stderr, "initsvc is the appliance's PID 1; it does not run on a host")
 		os.Exit(2)
@@ -70,7 +74,9 @@ func run(con console) {
 	defer cancel()
 	setupNetwork(ctx, con, cfg.Network)
 
-	sup := newSupervisor(con)
+	facts, err := gatherFacts()
+	con.step("facts", err, fmt.Sprintf("mem=%dMiB cpus=%d cores=%d", facts.MemTotal>>20, facts.OnlineCPUs, facts.PhysicalCores))
+
 	stop := make(chan string, 4)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGPWR)
@@ -79,9 +85,32 @@ func run(con console) {
 		stop <- s.String()
 	}()
 	watchPowerButton(con, stop)
-	sup.startAll(cfg)
-	con.step("ready", nil, "")
+
+	sup := newSupervisor(con)
+	pools := startPools(con, sup, cfg, facts)
+	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start}
+	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
+	var front []*service
+	for _, sv := range cfg.Services {
+		front = append(front, sup.startService(sv))
+	}
+	con.step("ready", waitReady(front, 60*time.Second), "")
 	reason := <-stop
 	con.step("shutdown", nil, "("+reason+")")
 	sup.stopAll(5 * time.Second)
+}
+
+// startPools starts every pool, waits until its members answer FastCGI,
+// then writes the front end's runtime spec with their sockets.
+func startPools(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) map[string]*pool {
+	pools := map[string]*pool{}
+	for _, p := range cfg.Pools {
+		pl := sup.startPool(p, facts)
+		pools[p.Name] = pl
+		con.step("pool "+p.Name, waitReady(pl.members, 60*time.Second), fmt.Sprintf("%d processes ready", len(pl.members)))
+	}
+	if len(pools) > 0 {
+		con.step("front spec", writeRuntimeFront(pools), spec.RuntimeFrontPath)
+	}
+	return pools
 }

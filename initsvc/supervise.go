@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"runtime"
-
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,159 +17,95 @@ import (
 )
 
 // supervisor starts services, restarts them with capped exponential backoff
-// and stops them at shutdown.
+// and stops them at shutdown. Every service runs in its own process group.
 type supervisor struct {
 	con      console
 	reaper   *reaper
 	mu       sync.Mutex
 	svcs     []*service
 	stopping bool
+	stopCh   chan struct{} // closed when shutdown begins
 }
 
+// service is one supervised program.
 type service struct {
-	name     string
-	cmd      func() *exec.Cmd
+	name  string
+	cmd   func() *exec.Cmd
+	ready func() error // nil: ready once started
+	out   *ring
+	done  chan struct{}
+
+	mu       sync.Mutex
+	state    string // starting, ready, running, backoff, stopped
 	pid      int
 	restarts int
-	done     chan struct{}
+	lastExit string
+	since    time.Time
 }
 
 func newSupervisor(con console) *supervisor {
-	return &supervisor{con: con, reaper: newReaper()}
+	return &supervisor{con: con, reaper: newReaper(), stopCh: make(chan struct{})}
 }
 
-func (s *supervisor) startAll(cfg spec.Init) {
-	backends := map[string][]string{}
-	for _, p := range cfg.Pools {
-		backends[p.Name] = s.startPool(p)
-	}
-	if len(cfg.Pools) > 0 {
-		s.con.step("front spec", writeRuntimeFront(backends), spec.RuntimeFrontPath)
-	}
-	for _, sv := range cfg.Services {
-		sv := sv
-		s.start(sv.Name, func() *exec.Cmd {
-			c := exec.Command(sv.Path, sv.Args...)
-			c.Env = append([]string{"PATH=/bin"}, sv.Env...)
-			return c
-		})
-	}
-}
-
-// startPool creates each member's listening socket and starts the member
-// with it as fd 0, as lighttpd's bin-path and spawn-fcgi do. Init keeps the
-// socket open so a restarted member inherits the same one and no request
-// is refused in between. It returns the backends for the front end.
-func (s *supervisor) startPool(p spec.Pool) []string {
-	if err := os.MkdirAll(spec.RunDir, 0o755); err != nil {
-		s.con.step("pool "+p.Name, err, "")
-		return nil
-	}
-	procs := p.Procs
-	if procs == 0 {
-		procs = runtime.NumCPU()
-	}
-	var backends []string
-	for i := 0; i < procs; i++ {
-		path := spec.SocketPath(p.Name, i)
-		ln, err := listenUnix(path)
-		if err != nil {
-			s.con.step("pool "+p.Name, err, "")
-			continue
-		}
-		backends = append(backends, "unix:"+path)
-		env := poolEnv(p, i)
-		s.start(fmt.Sprintf("%s.%d", p.Name, i), func() *exec.Cmd {
-			c := exec.Command(p.Path, p.Args...)
-			c.Env = env
-			c.Stdin = ln
-			return c
-		})
-	}
-	s.con.step("pool "+p.Name, nil, fmt.Sprintf("%d processes", len(backends)))
-	return backends
-}
-
-// writeRuntimeFront writes the front end's spec with each pool-backed app's
-// sockets filled in.
-func writeRuntimeFront(backends map[string][]string) error {
-	var f spec.Front
-	if err := spec.Load(spec.FrontPath, &f); err != nil {
-		return err
-	}
-	for i, a := range f.Apps {
-		if a.Pool != "" {
-			f.Apps[i].Backends = backends[a.Pool]
-		}
-	}
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding front end spec: %w", err)
-	}
-	return os.WriteFile(spec.RuntimeFrontPath, data, 0o644)
-}
-
-func poolEnv(p spec.Pool, member int) []string {
-	env := []string{"PATH=/bin", fmt.Sprintf("FCGI_POOL_MEMBER=%d", member)}
-	for _, k := range p.CopyEnv {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return append(env, p.Env...)
-}
-
-func listenUnix(path string) (*os.File, error) {
-	_ = os.Remove(path)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", path, err)
-	}
-	ln.SetUnlinkOnClose(false)
-	f, err := ln.File()
-	ln.Close()
-	if err != nil {
-		return nil, fmt.Errorf("getting the fd of %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		return nil, fmt.Errorf("setting the mode of %s: %w", path, err)
-	}
-	return f, nil
-}
-
-func (s *supervisor) start(name string, mk func() *exec.Cmd) {
-	sv := &service{name: name, cmd: mk, done: make(chan struct{})}
+func (s *supervisor) start(name string, mk func() *exec.Cmd, ready func() error) *service {
+	sv := &service{name: name, cmd: mk, ready: ready, out: newRing(20), done: make(chan struct{}), state: "starting"}
 	s.mu.Lock()
 	s.svcs = append(s.svcs, sv)
 	s.mu.Unlock()
 	go s.run(sv)
+	return sv
 }
 
-// run keeps one service running until shutdown. The backoff doubles from
-// 100 ms to a 30 s cap and resets after the service ran for a minute.
+func (sv *service) set(f func(*service)) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	f(sv)
+}
+
+// backoff doubles from 100 ms to a 30 s cap.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) next() time.Duration {
+	if b.d == 0 {
+		b.d = 100 * time.Millisecond
+	} else {
+		b.d = min(b.d*2, 30*time.Second)
+	}
+	return b.d
+}
+
+func (b *backoff) reset() { b.d = 0 }
+
+// run keeps one service running until shutdown; the backoff resets after
+// the service ran for a minute.
 func (s *supervisor) run(sv *service) {
 	defer close(sv.done)
-	backoff := 100 * time.Millisecond
-	for {
+	var b backoff
+	for !s.isStopping() {
 		began := time.Now()
 		err := s.spawn(sv)
 		if s.isStopping() {
+			sv.set(func(sv *service) { sv.state, sv.pid = "stopped", 0 })
 			return
 		}
 		if time.Since(began) > time.Minute {
-			backoff = 100 * time.Millisecond
+			b.reset()
 		}
-		sv.restarts++
-		s.con.step("service "+sv.name, fmt.Errorf("exited (%v); restart %d in %v", err, sv.restarts, backoff), "")
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 30*time.Second)
+		wait := b.next()
+		sv.set(func(sv *service) {
+			sv.restarts++
+			sv.state, sv.pid, sv.lastExit = "backoff", 0, err.Error()
+		})
+		s.con.step("service "+sv.name, fmt.Errorf("%v; restart %d in %v; last output:\n  %s",
+			err, sv.restarts, wait, strings.Join(sv.out.last(), "\n  ")), "")
+		select {
+		case <-time.After(wait):
+		case <-s.stopCh:
+			sv.set(func(sv *service) { sv.state = "stopped" })
+			return
+		}
 	}
-}
-
-func (s *supervisor) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
+	sv.set(func(sv *service) { sv.state = "stopped" })
 }
 
 // spawn starts one run of sv and waits for it to exit. Output goes through
@@ -184,7 +117,10 @@ func (s *supervisor) spawn(sv *service) error {
 		return fmt.Errorf("creating output pipe: %w", err)
 	}
 	c.Stdout, c.Stderr = w, w
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if c.SysProcAttr == nil {
+		c.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	c.SysProcAttr.Setpgid = true
 	err = c.Start()
 	w.Close()
 	if err != nil {
@@ -193,11 +129,10 @@ func (s *supervisor) spawn(sv *service) error {
 	}
 	pid := c.Process.Pid
 	exited := s.reaper.wait(pid)
-	s.mu.Lock()
-	sv.pid = pid
-	s.mu.Unlock()
+	sv.set(func(sv *service) { sv.pid, sv.state, sv.since = pid, "starting", time.Now() })
 	s.con.step("start "+sv.name, nil, fmt.Sprintf("pid %d", pid))
-	go copyLines(r, sv.name)
+	go copyLines(r, sv)
+	go s.awaitReady(sv, pid)
 	ws := <-exited
 	if ws.Exited() {
 		return fmt.Errorf("exit status %d", ws.ExitStatus())
@@ -205,16 +140,73 @@ func (s *supervisor) spawn(sv *service) error {
 	return fmt.Errorf("killed by %v", ws.Signal())
 }
 
+// awaitReady runs the service's readiness check until it passes or the
+// process is gone.
+func (s *supervisor) awaitReady(sv *service, pid int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		sv.mu.Lock()
+		same := sv.pid == pid
+		sv.mu.Unlock()
+		if !same {
+			return
+		}
+		if sv.ready == nil || sv.ready() == nil {
+			sv.set(func(sv *service) {
+				if sv.pid == pid {
+					sv.state = "ready"
+				}
+			})
+			return
+		}
+		if time.Now().After(deadline) {
+			s.con.step("ready "+sv.name, errors.New("not ready after 60 s"), "")
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitReady waits until every service in svcs is ready or timeout passes.
+func waitReady(svcs []*service, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, sv := range svcs {
+		for {
+			sv.mu.Lock()
+			st := sv.state
+			sv.mu.Unlock()
+			if st == "ready" {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s is %s after %v", sv.name, st, timeout)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func (s *supervisor) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
 // stopAll sends SIGTERM to every service's process group, waits up to grace,
-// then SIGKILLs what is left. Orphans reparented to init are reaped too.
+// then SIGKILLs what is left. Services stop in reverse start order: the
+// front end first, then the pool.
 func (s *supervisor) stopAll(grace time.Duration) {
 	s.mu.Lock()
-	s.stopping = true
+	if !s.stopping {
+		s.stopping = true
+		close(s.stopCh)
+	}
 	svcs := append([]*service(nil), s.svcs...)
 	s.mu.Unlock()
-	for _, sv := range svcs {
-		if sv.pid > 0 {
-			_ = unix.Kill(-sv.pid, unix.SIGTERM)
+	for i := len(svcs) - 1; i >= 0; i-- {
+		if pid := svcs[i].getPid(); pid > 0 {
+			_ = unix.Kill(-pid, unix.SIGTERM)
 		}
 	}
 	deadline := time.After(grace)
@@ -223,18 +215,51 @@ func (s *supervisor) stopAll(grace time.Duration) {
 		case <-sv.done:
 		case <-deadline:
 			s.con.step("stop "+sv.name, errors.New("did not stop in time; killing"), "")
-			_ = unix.Kill(-sv.pid, unix.SIGKILL)
+			if pid := sv.getPid(); pid > 0 {
+				_ = unix.Kill(-pid, unix.SIGKILL)
+			}
+			<-sv.done
 		}
 	}
 	s.con.step("services stopped", nil, fmt.Sprint(len(svcs)))
 }
 
-// copyLines prints each line a service writes, prefixed with its name.
-func copyLines(r *os.File, name string) {
+func (sv *service) getPid() int {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.pid
+}
+
+// copyLines prints each line a service writes, prefixed with its name, and
+// keeps the last ones.
+func copyLines(r *os.File, sv *service) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 64<<10)
 	for sc.Scan() {
-		fmt.Fprintf(os.Stdout, "%s: %s\n", name, sc.Text())
+		sv.out.add(sc.Text())
+		fmt.Fprintf(os.Stdout, "%s: %s\n", sv.name, sc.Text())
 	}
+}
+
+// startService starts a plain service from the spec, unprivileged when it
+// names a UID, keeping only CAP_NET_BIND_SERVICE when asked.
+func (s *supervisor) startService(sv spec.Service) *service {
+	var ready func() error
+	if addr, ok := strings.CutPrefix(sv.Ready, "tcp:"); ok {
+		ready = func() error { return probeTCP(addr) }
+	}
+	return s.start(sv.Name, func() *exec.Cmd {
+		c := exec.Command(sv.Path, sv.Args...)
+		c.Env = append([]string{"PATH=/bin"}, sv.Env...)
+		attr := &syscall.SysProcAttr{}
+		if sv.UID != 0 {
+			attr.Credential = &syscall.Credential{Uid: uint32(sv.UID), Gid: uint32(sv.UID)}
+		}
+		if sv.BindLowPorts {
+			attr.AmbientCaps = []uintptr{unix.CAP_NET_BIND_SERVICE}
+		}
+		c.SysProcAttr = attr
+		return c
+	}, ready)
 }

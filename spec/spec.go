@@ -54,6 +54,12 @@ type Service struct {
 	Path string   `json:"path"`
 	Args []string `json:"args,omitempty"`
 	Env  []string `json:"env,omitempty"`
+	// UID (and GID) to run as; 0 keeps root.
+	UID int `json:"uid,omitempty"`
+	// BindLowPorts keeps CAP_NET_BIND_SERVICE for an unprivileged UID.
+	BindLowPorts bool `json:"bind_low_ports,omitempty"`
+	// Ready is "tcp:HOST:PORT": the service is ready once that accepts.
+	Ready string `json:"ready,omitempty"`
 }
 
 // Pool is a FastCGI program run as Procs processes, each listening on its
@@ -67,7 +73,23 @@ type Pool struct {
 	Env     []string `json:"env,omitempty"`
 	CopyEnv []string `json:"copy_env,omitempty"`
 	Procs   int      `json:"procs"` // 0 means auto (physical cores)
+	// Tuning requests; zero values mean auto (see package tuning).
+	StackSize      uint64 `json:"stack_size,omitempty"`
+	MaxThreads     int    `json:"max_threads,omitempty"`
+	MinSpare       int    `json:"min_spare,omitempty"`
+	MaxSpare       int    `json:"max_spare,omitempty"`
+	MaxRequests    int    `json:"max_requests,omitempty"`
+	RequestTimeout string `json:"request_timeout,omitempty"`
+	BaseMiB        int    `json:"base_mib,omitempty"`
 }
+
+// Users the guest's services run as. Init starts the front end and the
+// pool unprivileged; the front end keeps only CAP_NET_BIND_SERVICE.
+const (
+	FrontUID     = 33
+	AppUID       = 1000
+	StatusSocket = RunDir + "/status.sock"
+)
 
 // SocketPath is the unix socket of pool member i of the pool called name.
 func SocketPath(name string, i int) string {
