@@ -33,6 +33,8 @@ type Board struct {
 	// Load lists kernel modules init loads at boot, in order.
 	Load []string
 	QEMU QEMU
+	// Disk is the board's disk image layout.
+	Disk Disk
 }
 
 // QEMU says how to run the board under QEMU.
@@ -47,12 +49,14 @@ type QEMU struct {
 	NIC string
 	// Args are extra arguments.
 	Args []string
+	// Boot says how disk images and firmwares are booted.
+	Boot QEMUBoot
 }
 
 var boards = []Board{
 	{
 		Name:        "qemu-x86_64",
-		Description: "x86_64 virtual machine (QEMU q35, virtio-net, serial console), direct kernel boot",
+		Description: "x86_64 virtual machine or VPS (QEMU q35, virtio, serial console): direct kernel boot, or a disk image for UEFI and legacy BIOS",
 		GOARCH:      "amd64",
 		Console:     "ttyS0",
 		Cmdline:     "panic=-1 oops=panic quiet loglevel=4",
@@ -67,7 +71,13 @@ var boards = []Board{
 			Memory:  256,
 			SMP:     1,
 			NIC:     "virtio-net-pci",
+			Boot: QEMUBoot{
+				Modes:    []string{BootDirect, BootBIOS, BootUEFI},
+				UEFICode: "/usr/share/OVMF/OVMF_CODE_4M.fd", UEFIVars: "/usr/share/OVMF/OVMF_VARS_4M.fd",
+				UEFIPackage: "ovmf", DiskInterface: "virtio", Package: "qemu-system-x86",
+			},
 		},
+		Disk: Disk{Layout: LayoutPC, BootMiB: 100, DataMiB: 32, EFIArch: "x64"},
 	},
 }
 

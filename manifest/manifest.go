@@ -29,6 +29,10 @@ type Manifest struct {
 	Hostname      string          `json:"hostname"`
 	HTTPPort      int             `json:"http_port"`
 	Contents      []ContentsEntry `json:"contents"`
+	// Disk is the bootable disk image, for boards that have one.
+	Disk *Disk `json:"disk,omitempty"`
+	// DTB is the device tree QEMU gives a direct boot (-dtb), if any.
+	DTB *File `json:"dtb,omitempty"`
 }
 
 // File is one output file.

@@ -1,0 +1,71 @@
+package board
+
+// Disk layouts: how a board's disk image is partitioned and booted. Every
+// layout has a FAT32 boot partition holding the system (kernel and
+// initramfs of slot "a", with room for a second slot) and an ext4 data
+// partition last on the disk, mounted at /data and grown to fill the disk
+// on first boot.
+const (
+	// LayoutPC is GPT with a BIOS boot partition holding GRUB's core.img
+	// (boot code in the MBR, for SeaBIOS and other legacy BIOSes) and an
+	// EFI system partition with a Unified Kernel Image as
+	// EFI/BOOT/BOOTX64.EFI (for UEFI) plus the kernel and initramfs GRUB
+	// loads: one image boots under both firmwares.
+	LayoutPC = "gpt-bios-uefi"
+	// LayoutUEFI is GPT with an EFI system partition holding a Unified
+	// Kernel Image as EFI/BOOT/BOOT<ARCH>.EFI.
+	LayoutUEFI = "gpt-uefi"
+	// LayoutRPi is MBR with a FAT32 boot partition holding the Raspberry
+	// Pi firmware, config.txt, cmdline.txt, device trees, kernel and
+	// initramfs (under os_prefix a/).
+	LayoutRPi = "mbr-rpi"
+)
+
+// Disk describes a board's disk image.
+type Disk struct {
+	// Layout is one of the Layout constants; "" means no disk image.
+	Layout string
+	// BootMiB is the boot partition's size: a FAT32 size go-diskfs
+	// formats correctly (see disk.CheckFATSize).
+	BootMiB int
+	// DataMiB is the data partition's size in the image; it grows to
+	// fill the real disk on first boot.
+	DataMiB int
+	// EFIArch is the UEFI architecture name: "x64" or "aa64" (names the
+	// systemd EFI stub linux<ARCH>.efi.stub and BOOT<ARCH>.EFI).
+	EFIArch string
+	// Firmware lists files copied from the github.com/gokrazy/firmware
+	// module to the boot partition (Raspberry Pi).
+	Firmware []string
+	// DTBs lists device trees copied from the kernel module.
+	DTBs []string
+	// ConfigTxt holds board-specific config.txt lines (Raspberry Pi).
+	ConfigTxt []string
+}
+
+// Boot modes of `mkimage boot`.
+const (
+	BootDirect = "direct" // -kernel/-initrd, no firmware
+	BootBIOS   = "bios"   // the machine's legacy BIOS (SeaBIOS) boots the disk
+	BootUEFI   = "uefi"   // UEFI firmware in pflash boots the disk
+)
+
+// QEMUBoot says which boot modes QEMU can use for a board and how.
+type QEMUBoot struct {
+	// Modes lists the boot modes, the default first.
+	Modes []string
+	// UEFICode and UEFIVars are the firmware and its variable store
+	// template (copied per boot), e.g. Debian's ovmf or qemu-efi-aarch64.
+	UEFICode, UEFIVars string
+	// UEFIPackage is the Debian package providing them.
+	UEFIPackage string
+	// DiskInterface is the -drive if= value for the disk image
+	// ("virtio", "sd").
+	DiskInterface string
+	// DTB is a device tree from the kernel module given with -dtb.
+	DTB string
+	// Serial are the serial arguments; the default is -serial stdio.
+	Serial []string
+	// Package is the Debian package providing the QEMU binary.
+	Package string
+}

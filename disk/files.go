@@ -1,0 +1,85 @@
+package disk
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mkimage/mkimage/board"
+)
+
+// bootFiles returns the boot partition's files for the board's layout,
+// sorted by path.
+func bootFiles(s Spec) ([]bootFile, error) {
+	kernel, err := os.ReadFile(s.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel: %w", err)
+	}
+	initrd, err := os.ReadFile(s.Initramfs)
+	if err != nil {
+		return nil, fmt.Errorf("reading the initramfs: %w", err)
+	}
+	d := s.Board.Disk
+	var files []bootFile
+	slot := "/" + Slot + "/"
+	switch d.Layout {
+	case board.LayoutPC, board.LayoutUEFI:
+		stub, err := os.ReadFile(s.EFIStub)
+		if err != nil {
+			return nil, fmt.Errorf("reading systemd's EFI stub: %w", err)
+		}
+		uki, err := BuildUKI(stub, []UKISection{
+			{Name: ".osrel", Data: []byte(s.OSRelease)},
+			{Name: ".cmdline", Data: []byte(s.Cmdline + "\x00")},
+			{Name: ".linux", Data: kernel},
+			{Name: ".initrd", Data: initrd},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("building the unified kernel image: %w", err)
+		}
+		files = append(files, bootFile{"/EFI/BOOT/BOOT" + strings.ToUpper(d.EFIArch) + ".EFI", uki})
+		if d.Layout == board.LayoutPC {
+			cfg := fmt.Sprintf("set timeout=0\nset default=0\nmenuentry \"mkimage %s\" {\n\tlinux %svmlinuz %s\n\tinitrd %sinitrd.zst\n}\n",
+				Slot, slot, s.Cmdline, slot)
+			files = append(files,
+				bootFile{slot + "vmlinuz", kernel},
+				bootFile{slot + "initrd.zst", initrd},
+				bootFile{"/boot/grub/grub.cfg", []byte(cfg)})
+		}
+	case board.LayoutRPi:
+		for _, name := range d.Firmware {
+			data, err := os.ReadFile(filepath.Join(s.FirmwareDir, name))
+			if err != nil {
+				return nil, fmt.Errorf("reading Raspberry Pi firmware: %w", err)
+			}
+			files = append(files, bootFile{"/" + name, data})
+		}
+		for _, name := range d.DTBs {
+			data, err := os.ReadFile(filepath.Join(s.KernelDir, name))
+			if err != nil {
+				return nil, fmt.Errorf("reading device tree: %w", err)
+			}
+			files = append(files, bootFile{slot + name, data})
+		}
+		files = append(files,
+			bootFile{"/config.txt", []byte(ConfigTxt(d))},
+			bootFile{slot + "cmdline.txt", []byte(s.Cmdline + "\n")},
+			bootFile{slot + "vmlinuz", kernel},
+			bootFile{slot + "initrd.zst", initrd})
+	default:
+		return nil, fmt.Errorf("board %s has no disk layout", s.Board.Name)
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+// ConfigTxt is the Raspberry Pi firmware's config.txt. os_prefix makes the
+// firmware load the kernel, initramfs, cmdline.txt and device trees from
+// the slot's directory, so an update can switch slots by rewriting it.
+func ConfigTxt(d board.Disk) string {
+	lines := []string{"# written by mkimage", "os_prefix=" + Slot + "/"}
+	lines = append(lines, d.ConfigTxt...)
+	lines = append(lines, "kernel=vmlinuz", "initramfs initrd.zst followkernel")
+	return strings.Join(lines, "\n") + "\n"
+}
