@@ -40,6 +40,10 @@ type Options struct {
 	SourceDateEpoch uint64
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
+	// NoDisk skips the disk image; DiskFormats lists encodings written
+	// beside the raw disk.img ("gz", "qcow2").
+	NoDisk      bool
+	DiskFormats []string
 }
 
 // Run builds cfg into opts.OutDir/<board> and returns the manifest and the
@@ -140,6 +144,9 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, err
 	}
 	if m.Initramfs, err = manifest.Describe(dir, InitramfsFile); err != nil {
+		return nil, err
+	}
+	if err := writeDisk(ctx, cfg, b, k, dir, m, opts, say); err != nil {
 		return nil, err
 	}
 	return m, m.Write(dir)

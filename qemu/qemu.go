@@ -37,6 +37,14 @@ type Options struct {
 	HostPort int
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
+	// Boot is "direct" (default), "bios" or "uefi"; Disk, DiskSize and
+	// Snapshot say which disk image to attach and how (see disk.go).
+	Boot     string
+	Disk     string
+	DiskSize int64
+	Snapshot bool
+	// boot holds the arguments prepared by prepareBoot.
+	boot []string
 }
 
 // Machine is a running guest.
@@ -73,8 +81,15 @@ func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image in %s: %w", dir, err)
 	}
+	if b.QEMU.Binary == "" {
+		return nil, fmt.Errorf("board %s cannot run under QEMU (write %s to its medium instead: mkimage flash)", b.Name, filepath.Join(dir, "disk.img"))
+	}
 	if _, err := exec.LookPath(b.QEMU.Binary); err != nil {
-		return nil, fmt.Errorf("%s is not installed (Debian: apt-get install qemu-system-x86): %w", b.QEMU.Binary, err)
+		pkg := b.QEMU.Boot.Package
+		if pkg == "" {
+			pkg = "qemu-system-x86"
+		}
+		return nil, fmt.Errorf("%s is not installed (Debian: apt-get install %s): %w", b.QEMU.Binary, pkg, err)
 	}
 	accel, err := chooseAccel(ctx, b, m, dir, opts.Accel)
 	if err != nil {
@@ -93,6 +108,10 @@ func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
 		return nil, fmt.Errorf("creating QEMU runtime directory: %w", err)
 	}
 	mc := &Machine{HostPort: port, Accel: accel, qmpPath: filepath.Join(tmp, "qmp.sock"), tmp: tmp, done: make(chan struct{})}
+	if opts.boot, err = prepareBoot(b, m, dir, tmp, opts); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
 	args := commandLine(b, m, dir, accel, opts)
 	args = append(args,
 		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, m.HTTPPort),
@@ -126,15 +145,17 @@ func commandLine(b board.Board, m *manifest.Manifest, dir, accel string, opts Op
 		// in 2 of 31 -smp 2 boots that way. One TCG thread avoids it.
 		acc = "tcg,thread=single"
 	}
-	return []string{
+	args := []string{
 		"-M", b.QEMU.Machine, "-accel", acc, "-cpu", cpu,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(smp),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-serial", "stdio", "-monitor", "none",
-		"-kernel", filepath.Join(dir, m.Kernel.Name),
-		"-initrd", filepath.Join(dir, m.Initramfs.Name),
-		"-append", m.Cmdline,
 	}
+	args = append(args, serialArgs(b)...)
+	args = append(args, "-monitor", "none")
+	if opts.boot != nil {
+		return append(args, opts.boot...)
+	}
+	return append(args, directArgs(b, m, dir, "")...)
 }
 
 // start runs QEMU with its console on w. QEMU gets SIGKILL if this process

@@ -21,6 +21,7 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 	accel := fs.String("accel", "", "kvm, tcg or auto (default: $MKIMAGE_ACCEL, else auto: KVM only if a probe boot works)")
 	mem := fs.Int("m", 0, "guest memory in MiB (default: the board's)")
 	smp := fs.Int("smp", 0, "guest CPUs (default: the board's)")
+	diskOpts := bootDiskFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -28,9 +29,13 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := qemu.Start(ctx, dir, qemu.Options{
+	opts := qemu.Options{
 		Accel: *accel, Memory: *mem, SMP: *smp, HostPort: *port, Console: out,
-	})
+	}
+	if err := diskOpts(&opts); err != nil {
+		return err
+	}
+	m, err := qemu.Start(ctx, dir, opts)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func sourceDateEpoch() (uint64, error) {
 
 // buildImage loads the config and builds it, printing progress and a
 // summary; it returns the output directory.
-func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer) (string, error) {
+func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer, extra ...build.Options) (string, error) {
 	start := time.Now()
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -96,7 +96,11 @@ func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer) (str
 	if err != nil {
 		return "", err
 	}
-	m, dir, err := build.Run(ctx, cfg, build.Options{OutDir: outDir, SourceDateEpoch: epoch, Progress: out})
+	opts := build.Options{OutDir: outDir, SourceDateEpoch: epoch, Progress: out}
+	if len(extra) > 0 {
+		opts.NoDisk, opts.DiskFormats = extra[0].NoDisk, extra[0].DiskFormats
+	}
+	m, dir, err := build.Run(ctx, cfg, opts)
 	if err != nil {
 		return "", err
 	}
@@ -113,6 +117,7 @@ func printSummary(out io.Writer, m *manifest.Manifest, dir string, took time.Dur
 		parts = append(parts, fmt.Sprintf("%s %s", c.Path, mib(c.Bytes)))
 	}
 	fmt.Fprintf(out, "  contents  %s\n", strings.Join(parts, ", "))
+	printDiskSummary(out, m, dir)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%6.1f MiB", float64(n)/(1<<20)) }
@@ -121,12 +126,17 @@ func cmdBuild(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("build", out)
 	cfgPath := fs.String("c", "appliance.toml", "appliance config")
 	outDir := fs.String("o", "out", "output directory (the image goes to DIR/<board>)")
+	diskOpts := diskFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (the config is given with -c)", fs.Arg(0))
 	}
-	_, err := buildImage(ctx, *cfgPath, *outDir, out)
+	opts, err := diskOpts()
+	if err != nil {
+		return err
+	}
+	_, err = buildImage(ctx, *cfgPath, *outDir, out, opts)
 	return err
 }

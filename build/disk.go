@@ -1,0 +1,120 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/disk"
+	"github.com/mkimage/mkimage/kernel"
+	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/srctree"
+)
+
+// Disk output file names inside DIR/<board>/.
+const (
+	DiskFile = "disk.img"
+	DTBFile  = "board.dtb"
+)
+
+// Disk image encodings besides raw, for Options.DiskFormats.
+const (
+	FormatGzip  = "gz"
+	FormatQCOW2 = "qcow2"
+)
+
+// writeDisk writes the board's disk image (when it has a layout) into dir
+// and the device tree QEMU's direct boot needs (when it needs one).
+func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, dir string, m *manifest.Manifest, opts Options, say func(string, ...any)) error {
+	src, err := srctree.Find()
+	if err != nil {
+		return err
+	}
+	kdir := filepath.Dir(k.Path)
+	if k.Version == "local" && b.Kernel.Module != "" && (len(b.Disk.DTBs) > 0 || b.QEMU.Boot.DTB != "") {
+		// Device trees come from the board's kernel module.
+		if kdir, _, err = kernel.ModuleDir(ctx, b.Kernel.Module, src); err != nil {
+			return err
+		}
+	}
+	if b.QEMU.Boot.DTB != "" {
+		if err := copyFile(filepath.Join(kdir, b.QEMU.Boot.DTB), filepath.Join(dir, DTBFile)); err != nil {
+			return err
+		}
+		f, err := manifest.Describe(dir, DTBFile)
+		if err != nil {
+			return err
+		}
+		m.DTB = &f
+	}
+	if b.Disk.Layout == "" || opts.NoDisk {
+		return nil
+	}
+	t := time.Now()
+	s := disk.Spec{
+		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
+		Cmdline:   m.Cmdline + " " + disk.DataParam + "=" + disk.DataLabel,
+		KernelDir: kdir, Seed: diskSeed(cfg, b), Epoch: opts.SourceDateEpoch,
+		OSRelease: fmt.Sprintf("NAME=mkimage\nID=mkimage\nVERSION_ID=%s\nPRETTY_NAME=\"mkimage appliance %s\"\n", ToolVersion, cfg.Hostname),
+	}
+	if len(b.Disk.Firmware) > 0 {
+		if s.FirmwareDir, _, err = kernel.ModuleDir(ctx, "github.com/gokrazy/firmware", src); err != nil {
+			return err
+		}
+	}
+	if b.Disk.EFIArch != "" {
+		if s.EFIStub, err = disk.FindEFIStub(ctx, b.Disk.EFIArch, opts.Progress); err != nil {
+			return err
+		}
+	}
+	if b.Disk.Layout == board.LayoutPC {
+		if s.GRUB, err = disk.MakeGRUB(ctx, 2); err != nil {
+			return err
+		}
+	}
+	lay, err := disk.Write(ctx, filepath.Join(dir, DiskFile), s)
+	if err != nil {
+		return err
+	}
+	f, err := manifest.Describe(dir, DiskFile)
+	if err != nil {
+		return err
+	}
+	m.Disk = &manifest.Disk{File: f, Cmdline: s.Cmdline, DiskLayout: lay}
+	var parts []string
+	for _, p := range lay.Partitions {
+		parts = append(parts, fmt.Sprintf("%s %d MiB", p.Name, p.Size>>20))
+	}
+	say("disk     %s %s: %s (%v)", lay.Table, DiskFile, strings.Join(parts, ", "), time.Since(t).Round(time.Millisecond))
+	for _, format := range opts.DiskFormats {
+		t := time.Now()
+		name, err := encodeDisk(ctx, dir, format)
+		if err != nil {
+			return err
+		}
+		f, err := manifest.Describe(dir, name)
+		if err != nil {
+			return err
+		}
+		m.Disk.Formats = append(m.Disk.Formats, f)
+		say("disk     %s %s (%v)", name, size(f.Size), time.Since(t).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// diskSeed derives the disk's IDs from the config file and the board, so
+// a rebuild gives the same image and two appliances different IDs.
+func diskSeed(cfg *config.Config, b board.Board) []byte {
+	h := sha256.New()
+	data, _ := os.ReadFile(cfg.Path)
+	h.Write(data)
+	h.Write([]byte{0})
+	h.Write([]byte(b.Name))
+	return h.Sum(nil)
+}
