@@ -69,6 +69,7 @@ func run(con console) {
 		con.step("modules", loadModules(cfg.Modules), fmt.Sprint(len(cfg.Modules), " loaded"))
 	}
 	con.step("hostname", unix.Sethostname([]byte(cfg.Hostname)), cfg.Hostname)
+	setupData(con)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -79,6 +79,7 @@ func poolEnv(p spec.Pool, set tuning.Settings, member int) []string {
 		fmt.Sprintf("FCGI_STACK_SIZE=%d", set.StackSize),
 		fmt.Sprintf("GOMAXPROCS=%d", set.GOMAXPROCS),
 		fmt.Sprintf("GOMEMLIMIT=%d", set.GOMEMLIMIT),
+		"DATA_DIR=" + spec.AppDataDir,
 	}
 	if p.MaxRequests > 0 {
 		env = append(env, fmt.Sprintf("FCGI_MAX_REQUESTS=%d", p.MaxRequests))

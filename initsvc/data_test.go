@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/diskfs/go-diskfs/partition/mbr"
+)
+
+func growFixture(t *testing.T, size, grown int64, write func(*os.File) error) *os.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(grown); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestGrowGPT(t *testing.T) {
+	const size, grown = 64 << 20, 200 << 20
+	tbl := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true, Partitions: []*gpt.Partition{
+		{Index: 1, Start: 2048, End: 4095, Type: gpt.BIOSBoot, Name: "bios"},
+		{Index: 2, Start: 4096, End: 2*20480 - 1, Type: gpt.EFISystemPartition, Name: "boot"},
+		{Index: 3, Start: 2 * 20480, End: 2*20480 + 2*10240 - 1, Type: gpt.LinuxFilesystem, Name: "data"},
+	}}
+	f := growFixture(t, size, grown, func(f *os.File) error { return tbl.Write(f, size) })
+	mbrSec := make([]byte, 512)
+	if _, err := f.ReadAt(mbrSec, 0); err != nil {
+		t.Fatal(err)
+	}
+	p := &partition{number: 3, start: 2 * 20480 * 512, size: 10 << 20}
+	end, err := growGPT(f, mbrSec, p, 512, grown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end != grown-1<<20 {
+		t.Errorf("new end %d, want %d (1 MiB below the disk's end)", end, grown-1<<20)
+	}
+	got, err := gpt.Read(file.New(f, true), 512, 512)
+	if err != nil {
+		t.Fatalf("reading the grown GPT: %v", err)
+	}
+	if got.RecoveredFromBackup {
+		t.Error("the primary GPT was invalid")
+	}
+	last := got.Partitions[2]
+	if last.Name != "data" || int64(last.End+1)*512 != end || got.Partitions[1].End != 2*20480-1 {
+		t.Errorf("partitions after growing: %+v", got.Partitions)
+	}
+	// Growing again changes nothing.
+	if _, err := f.ReadAt(mbrSec, 0); err != nil {
+		t.Fatal(err)
+	}
+	p.size = end - p.start
+	if end2, err := growGPT(f, mbrSec, p, 512, grown); err != nil || end2 != end {
+		t.Errorf("second grow: %d, %v", end2, err)
+	}
+}
+
+func TestGrowMBR(t *testing.T) {
+	const size, grown = 64 << 20, 300 << 20
+	tbl := &mbr.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, Partitions: []*mbr.Partition{
+		{Index: 1, Type: mbr.Fat32LBA, Start: 2048, Size: 40960},
+		{Index: 2, Type: mbr.Linux, Start: 43008, Size: 20480},
+	}}
+	f := growFixture(t, size, grown, func(f *os.File) error { return tbl.Write(f, size) })
+	mbrSec := make([]byte, 512)
+	if _, err := f.ReadAt(mbrSec, 0); err != nil {
+		t.Fatal(err)
+	}
+	end, err := growMBR(f, mbrSec, &partition{number: 2, start: 43008 * 512, size: 20480 * 512}, grown)
+	if err != nil || end != grown {
+		t.Fatalf("grow: %d, %v", end, err)
+	}
+	got, err := mbr.Read(file.New(f, true), 512, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Partitions[1]; p.Start != 43008 || int64(p.Start+p.Size)*512 != grown || got.Partitions[0].Size != 40960 {
+		t.Errorf("partitions after growing: %+v %+v", got.Partitions[0], got.Partitions[1])
+	}
+}
