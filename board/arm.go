@@ -31,6 +31,9 @@ var qemuAarch64 = Board{
 			Modes:    []string{BootDirect, BootUEFI},
 			UEFICode: "/usr/share/AAVMF/AAVMF_CODE.fd", UEFIVars: "/usr/share/AAVMF/AAVMF_VARS.fd",
 			UEFIPackage: "qemu-efi-aarch64", DiskInterface: "virtio", Package: "qemu-system-arm",
+			// With 256 MiB AAVMF fails "Failed to relocate kernel: Out
+			// of Resources" for the 57 MiB arm64 Image.
+			UEFIMemory: 512,
 		},
 	},
 	// The arm64 Image is 57 MiB uncompressed: two slots need 200 MiB.

@@ -59,6 +59,10 @@ type QEMUBoot struct {
 	UEFICode, UEFIVars string
 	// UEFIPackage is the Debian package providing them.
 	UEFIPackage string
+	// UEFIMemory is the least memory (MiB) a UEFI boot needs, when more
+	// than the board's default: the firmware loads the whole UKI and the
+	// kernel's EFI stub then relocates the kernel.
+	UEFIMemory int
 	// DiskInterface is the -drive if= value for the disk image
 	// ("virtio", "sd").
 	DiskInterface string

@@ -43,7 +43,11 @@ func setupData(con console) {
 
 func mountData(con console, label string) error {
 	if label == "" {
-		return mountTmpfsData()
+		err := mountTmpfsData()
+		if err == nil {
+			con.step("data", nil, "tmpfs at "+spec.DataDir+" (booted without the disk image)")
+		}
+		return err
 	}
 	part, err := waitForLabel(label, 30*time.Second)
 	if err != nil {

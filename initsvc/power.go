@@ -17,7 +17,9 @@ func watchPowerButton(con console, stop chan<- string) {
 	found := 0
 	for _, n := range names {
 		data, err := os.ReadFile(n)
-		if err != nil || !strings.Contains(string(data), "Power Button") {
+		// ACPI's button (x86, arm64 under UEFI) or the device tree's
+		// gpio-keys (arm64 virt booted directly: its key is KEY_POWER).
+		if err != nil || !strings.Contains(string(data), "Power Button") && strings.TrimSpace(string(data)) != "gpio-keys" {
 			continue
 		}
 		ev := filepath.Base(filepath.Dir(filepath.Dir(n)))

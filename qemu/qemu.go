@@ -132,6 +132,8 @@ func commandLine(b board.Board, m *manifest.Manifest, dir, accel string, opts Op
 	mem, smp := b.QEMU.Memory, b.QEMU.SMP
 	if opts.Memory > 0 {
 		mem = opts.Memory
+	} else if opts.Boot == board.BootUEFI {
+		mem = max(mem, b.QEMU.Boot.UEFIMemory)
 	}
 	if opts.SMP > 0 {
 		smp = opts.SMP
