@@ -20,6 +20,7 @@ Usage:
   mkimage build [-c appliance.toml] [-o DIR] build the image into DIR/<board>
   mkimage boot [-c appliance.toml | DIR/<board>] [flags]
                                              boot it under QEMU, print the URL
+  mkimage flash [--yes] IMAGE DEVICE         write a disk image to an SD card, disk or file
   mkimage boards                             list the known boards
   mkimage version
 
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"build":   cmdBuild,
 		"boot":    cmdBoot,
 		"boards":  cmdBoards,
+		"flash":   cmdFlash,
 		"version": cmdVersion,
 	}
 	fn, ok := cmds[args[0]]
