@@ -117,7 +117,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	files = append(files, modFiles...)
 	t := time.Now()
 	res, err := writeInitramfs(ctx, rootfs.Options{
-		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees,
+		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
 		Files: files, MTime: opts.SourceDateEpoch, WorkDir: work,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {

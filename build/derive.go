@@ -26,10 +26,11 @@ const (
 
 // plan is everything derived from the config before anything is built.
 type plan struct {
-	init     spec.Init
-	front    spec.Front
-	programs []rootfs.Program
-	trees    []rootfs.Tree
+	init      spec.Init
+	front     spec.Front
+	programs  []rootfs.Program
+	trees     []rootfs.Tree
+	hostFiles []string
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
@@ -52,6 +53,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 			return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
 		}
 		p.programs = append(p.programs, prog)
+		p.hostFiles = append(p.hostFiles, a.Files...)
 		procs, _ := a.ProcCount()
 		stack, _ := a.StackBytes()
 		p.init.Pools = append(p.init.Pools, spec.Pool{

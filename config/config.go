@@ -63,6 +63,9 @@ type App struct {
 	CopyEnv    []string          `toml:"copy_env"`
 	Procs      any               `toml:"procs"`
 	CheckLocal bool              `toml:"check_local"`
+	// Files are host paths the program needs at the same path in the
+	// image (data files, e.g. /usr/share/zoneinfo/UTC, /etc/php/8.2).
+	Files []string `toml:"files"`
 
 	// Pool tuning (flup's minSpare/maxSpare/maxThreads and the seed's
 	// thread stack size); unset means decided at boot from RAM and cores.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -124,6 +125,14 @@ func (c *Config) validateApps() error {
 		}
 		if _, err := a.ProcCount(); err != nil {
 			return c.errf(key+".procs", "%v", err)
+		}
+		for _, f := range a.Files {
+			if !filepath.IsAbs(f) {
+				return c.errf(key+".files", "%q: files are absolute host paths, copied to the same path in the image", f)
+			}
+			if _, err := os.Lstat(f); err != nil {
+				return c.errf(key+".files", "%s does not exist on this machine", f)
+			}
 		}
 		if err := c.validateTuning(key, a); err != nil {
 			return err
