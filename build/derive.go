@@ -42,10 +42,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p.front, p.trees = deriveFront(cfg)
 	p.init = spec.Init{
 		Hostname: cfg.Hostname,
-		Network: spec.Network{
-			Interface: cfg.Network.Interface, DHCP: cfg.Network.DHCP,
-			Address: cfg.Network.Address, Gateway: cfg.Network.Gateway, DNS: cfg.Network.DNS,
-		},
+		Network:  deriveNetwork(cfg.Network),
 	}
 	for i, a := range cfg.Apps {
 		prog, err := appProgram(cfg, a, src)
@@ -113,5 +110,21 @@ func envList(m map[string]string) []string {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
+	return out
+}
+
+func deriveNetwork(n config.Network) []spec.Interface {
+	var out []spec.Interface
+	for _, i := range n.AllInterfaces() {
+		var addrs []string
+		if i.Address != "" {
+			addrs = append(addrs, i.Address)
+		}
+		out = append(out, spec.Interface{
+			Name: i.Interface, DHCP: i.DHCP, Addresses: append(addrs, i.Addresses...),
+			Gateway: i.Gateway, Gateway6: i.Gateway6, DNS: i.DNS, MTU: i.MTU,
+			SLAAC: i.SLAAC == nil || *i.SLAAC, LinkTimeout: i.LinkTimeout,
+		})
+	}
 	return out
 }

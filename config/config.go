@@ -44,15 +44,6 @@ type Kernel struct {
 	Cmdline string `toml:"cmdline"`
 }
 
-// Network configures the guest's first real interface.
-type Network struct {
-	Interface string   `toml:"interface"`
-	DHCP      bool     `toml:"dhcp"`
-	Address   string   `toml:"address"`
-	Gateway   string   `toml:"gateway"`
-	DNS       []string `toml:"dns"`
-}
-
 // App is a FastCGI program reached under Prefix (lighttpd's fastcgi.server).
 type App struct {
 	Name       string            `toml:"name"`
@@ -140,9 +131,7 @@ func (c *Config) applyDefaults() {
 	if len(c.Web.Index) == 0 {
 		c.Web.Index = []string{"index.html"}
 	}
-	if !c.Network.DHCP && c.Network.Address == "" {
-		c.Network.DHCP = true
-	}
+	c.Network.applyDefaults()
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		if a.Procs == nil {

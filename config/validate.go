@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,38 +65,6 @@ func (c *Config) validateKernel() error {
 	}
 	if len(k.Load) > 0 && k.Modules == "" {
 		return c.errf("kernel.load", "loading modules needs kernel.modules")
-	}
-	return nil
-}
-
-func (c *Config) validateNetwork() error {
-	n := c.Network
-	if n.Interface != "" && !nameRE.MatchString(strings.ToLower(n.Interface)) {
-		return c.errf("network.interface", "%q is not an interface name", n.Interface)
-	}
-	if n.DHCP {
-		if n.Address != "" || n.Gateway != "" {
-			return c.errf("network.dhcp", "dhcp = true and a static address/gateway exclude each other")
-		}
-	} else {
-		p, err := netip.ParsePrefix(n.Address)
-		if err != nil {
-			return c.errf("network.address", "%q is not an address with prefix length, e.g. 10.0.2.15/24", n.Address)
-		}
-		if n.Gateway != "" {
-			g, err := netip.ParseAddr(n.Gateway)
-			if err != nil {
-				return c.errf("network.gateway", "%q is not an IP address", n.Gateway)
-			}
-			if g.Is4() != p.Addr().Is4() || !p.Masked().Contains(g) {
-				return c.errf("network.gateway", "gateway %s is not inside %s", g, p.Masked())
-			}
-		}
-	}
-	for i, d := range n.DNS {
-		if _, err := netip.ParseAddr(d); err != nil {
-			return c.errf("network.dns", "entry %d: %q is not an IP address", i+1, d)
-		}
 	}
 	return nil
 }
