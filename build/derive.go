@@ -22,6 +22,8 @@ const HTTPPort = 80
 const (
 	initPkg  = "./initsvc"
 	frontPkg = "./httpfront/cmd/httpfront"
+	// modloadPkg loads kernel modules; only images with modules carry it.
+	modloadPkg = "./initsvc/modload"
 )
 
 // plan is everything derived from the config before anything is built.
