@@ -47,23 +47,21 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		Network:  deriveNetwork(cfg.Network),
 	}
 	for i, a := range cfg.Apps {
-		prog, err := appProgram(cfg, a, src)
-		if err != nil {
-			return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
+		app := spec.App{
+			Name: a.Name, Prefix: a.Prefix, CheckLocal: a.CheckLocal, Host: a.Host,
+			Mode: a.Mode, Backends: a.Backends, FastCGI: fastCGISpec(a.FastCGI),
 		}
-		p.programs = append(p.programs, prog)
+		if a.Program != "" {
+			prog, err := appProgram(cfg, a, src)
+			if err != nil {
+				return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
+			}
+			p.programs = append(p.programs, prog)
+			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target))
+			app.Pool = a.Name
+		}
 		p.hostFiles = append(p.hostFiles, a.Files...)
-		procs, _ := a.ProcCount()
-		stack, _ := a.StackBytes()
-		p.init.Pools = append(p.init.Pools, spec.Pool{
-			Name: a.Name, Path: prog.Target, Args: a.Args, Env: envList(a.Env),
-			CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
-			MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
-			MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
-		})
-		p.front.Apps = append(p.front.Apps, spec.App{
-			Name: a.Name, Prefix: a.Prefix, Pool: a.Name, CheckLocal: a.CheckLocal,
-		})
+		p.front.Apps = append(p.front.Apps, app)
 	}
 	p.init.Services = []spec.Service{{
 		Name: "httpfront", Path: spec.BinDir + "/httpfront",
@@ -75,6 +73,17 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
 	}
 	return p, nil
+}
+
+func poolSpec(a config.App, path string) spec.Pool {
+	procs, _ := a.ProcCount()
+	stack, _ := a.StackBytes()
+	return spec.Pool{
+		Name: a.Name, Path: path, Args: a.Args, Env: envList(a.Env),
+		CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
+		MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
+		MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
+	}
 }
 
 // appProgram resolves an app's program: a directory holding a Go main

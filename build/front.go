@@ -30,13 +30,10 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		ReadBodyTimeoutMS:   millis(w.ReadBodyTimeout),
 		WriteTimeoutMS:      millis(w.WriteTimeout),
 		IdleTimeoutMS:       millis(w.IdleTimeout),
-		FastCGI: spec.FastCGI{
-			ConnectTimeoutMS:  millis(w.FastCGI.ConnectTimeout),
-			ResponseTimeoutMS: millis(w.FastCGI.ResponseTimeout),
-			DownTimeMS:        millis(w.FastCGI.DownTime),
-			KeepConn:          w.FastCGI.KeepConn,
-			XSendfile:         w.FastCGI.XSendfile,
-		},
+		FastCGI:             fastCGISpec(w.FastCGI),
+	}
+	if w.Status.Path != "" {
+		front.Status = spec.StatusPage{Path: w.Status.Path, Socket: spec.StatusSocket, Allow: w.Status.Allow}
 	}
 	for _, r := range w.CacheControl {
 		front.CacheControl = append(front.CacheControl, spec.CacheRule{Prefix: r.Prefix, Ext: r.Ext, Value: r.Value})
@@ -52,6 +49,16 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		front.TLSListen = w.TLSListen
 	}
 	return front, trees
+}
+
+func fastCGISpec(f config.FastCGI) spec.FastCGI {
+	return spec.FastCGI{
+		ConnectTimeoutMS:  millis(f.ConnectTimeout),
+		ResponseTimeoutMS: millis(f.ResponseTimeout),
+		DownTimeMS:        millis(f.DownTime),
+		KeepConn:          f.KeepConn,
+		XSendfile:         f.XSendfile,
+	}
 }
 
 func millis(s string) int {

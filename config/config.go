@@ -54,6 +54,16 @@ type App struct {
 	CopyEnv    []string          `toml:"copy_env"`
 	Procs      any               `toml:"procs"`
 	CheckLocal bool              `toml:"check_local"`
+	// Host, when set, is a regular expression the request's host must
+	// match (lighttpd's $HTTP["host"] =~ "...").
+	Host string `toml:"host"`
+	// Mode is "responder" (default) or "authorizer".
+	Mode string `toml:"mode"`
+	// Backends are FastCGI servers outside the image ("tcp:host:port" or
+	// "unix:/path"); then there is no program and no pool.
+	Backends []string `toml:"backends"`
+	// FastCGI overrides [web.fastcgi] for this app.
+	FastCGI FastCGI `toml:"fastcgi"`
 	// Files are host paths the program needs at the same path in the
 	// image (data files, e.g. /usr/share/zoneinfo/UTC, /etc/php/8.2).
 	Files []string `toml:"files"`

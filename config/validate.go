@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -87,8 +88,8 @@ func (c *Config) validateApps() error {
 			return c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix)
 		}
 		prefixes[a.Prefix] = true
-		if a.Program == "" {
-			return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file")
+		if err := c.validateAppRouting(key, a); err != nil {
+			return err
 		}
 		if _, err := a.ProcCount(); err != nil {
 			return c.errf(key+".procs", "%v", err)
@@ -156,4 +157,34 @@ func isDir(p string) error {
 		return fmt.Errorf("%s is not a directory", p)
 	}
 	return nil
+}
+
+// validateAppRouting checks how requests reach the app.
+func (c *Config) validateAppRouting(key string, a App) error {
+	switch {
+	case a.Program == "" && len(a.Backends) == 0:
+		return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, or backends")
+	case a.Program != "" && len(a.Backends) > 0:
+		return c.errf(key+".backends", "an app has either a program (run in the image) or backends (outside it), not both")
+	}
+	for _, b := range a.Backends {
+		kind, addr, ok := strings.Cut(b, ":")
+		if !ok || addr == "" || (kind != "tcp" && kind != "unix") {
+			return c.errf(key+".backends", "%q: use \"tcp:HOST:PORT\" or \"unix:/PATH\"", b)
+		}
+		if kind == "tcp" {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return c.errf(key+".backends", "%q: want tcp:HOST:PORT", b)
+			}
+		}
+	}
+	switch a.Mode {
+	case "", "responder", "authorizer":
+	default:
+		return c.errf(key+".mode", "%q: use \"responder\" or \"authorizer\"", a.Mode)
+	}
+	if _, err := regexp.Compile(a.Host); err != nil {
+		return c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err)
+	}
+	return c.validateFastCGI(key+".fastcgi", a.FastCGI)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -36,6 +37,15 @@ type Web struct {
 	TLSDir    string  `toml:"tls_dir"`
 	TLSListen string  `toml:"tls_listen"`
 	FastCGI   FastCGI `toml:"fastcgi"`
+	// Status serves init's status page (uptime, memory, tuning, services).
+	Status Status `toml:"status"`
+}
+
+// Status is the status page: off unless Path is set; only clients inside
+// Allow (default: loopback) may see it.
+type Status struct {
+	Path  string   `toml:"path"`
+	Allow []string `toml:"allow"`
 }
 
 // Alias serves Dir under the URL prefix Prefix.
@@ -138,8 +148,6 @@ func (c *Config) validateServerKeys() error {
 	durations := map[string]string{
 		"web.read_header_timeout": w.ReadHeaderTimeout, "web.read_body_timeout": w.ReadBodyTimeout,
 		"web.write_timeout": w.WriteTimeout, "web.idle_timeout": w.IdleTimeout,
-		"web.fastcgi.connect_timeout": w.FastCGI.ConnectTimeout, "web.fastcgi.response_timeout": w.FastCGI.ResponseTimeout,
-		"web.fastcgi.down_time": w.FastCGI.DownTime,
 	}
 	for key, v := range durations {
 		if _, err := Duration(v); err != nil {
@@ -164,14 +172,43 @@ func (c *Config) validateServerKeys() error {
 			return c.errf("web.tls_listen", "%q: want [host]:port, like \":443\"", w.TLSListen)
 		}
 	}
-	switch w.FastCGI.KeepConn {
+	if err := c.validateStatus(); err != nil {
+		return err
+	}
+	return c.validateFastCGI("web.fastcgi", w.FastCGI)
+}
+
+func (c *Config) validateStatus() error {
+	st := c.Web.Status
+	if st.Path != "" {
+		if err := checkPrefix(st.Path); err != nil || st.Path == "/" {
+			return c.errf("web.status.path", "%q: a path like /.status", st.Path)
+		}
+	}
+	for _, a := range st.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			return c.errf("web.status.allow", "%q is not a network like 10.0.2.2/32", a)
+		}
+	}
+	return nil
+}
+
+// validateFastCGI checks backend connection settings, for [web.fastcgi]
+// and each app's own [app.fastcgi].
+func (c *Config) validateFastCGI(key string, f FastCGI) error {
+	for k, v := range map[string]string{"connect_timeout": f.ConnectTimeout, "response_timeout": f.ResponseTimeout, "down_time": f.DownTime} {
+		if _, err := Duration(v); err != nil {
+			return c.errf(key+"."+k, "%v", err)
+		}
+	}
+	switch f.KeepConn {
 	case "", "on", "off":
 	default:
-		return c.errf("web.fastcgi.keep_conn", "%q: use \"on\" or \"off\"", w.FastCGI.KeepConn)
+		return c.errf(key+".keep_conn", "%q: use \"on\" or \"off\"", f.KeepConn)
 	}
-	for _, d := range w.FastCGI.XSendfile {
+	for _, d := range f.XSendfile {
 		if !path.IsAbs(d) || path.Clean(d) != d {
-			return c.errf("web.fastcgi.x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d)
+			return c.errf(key+".x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d)
 		}
 	}
 	return nil

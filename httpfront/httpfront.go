@@ -58,6 +58,7 @@ type Front struct {
 	root    *staticDir
 	aliases []*aliasRoute
 	apps    []*appRoute
+	status  *statusRoute
 	static  staticConfig
 	limits  limits
 	budget  atomic.Int64
@@ -122,6 +123,12 @@ func NewWithOptions(cfg spec.Front, opt Options) (*Front, error) {
 		f.apps = append(f.apps, ar)
 	}
 	sort.SliceStable(f.apps, func(i, j int) bool { return len(f.apps[i].prefix) > len(f.apps[j].prefix) })
+	if cfg.Status.Path != "" {
+		if f.status, err = newStatusRoute(cfg.Status); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
@@ -177,6 +184,12 @@ func (f *Front) Close() {
 
 // ServeHTTP routes one request.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The status page is matched exactly, before path cleaning (which
+	// hides dot paths such as the default /.status).
+	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {
+		f.status.serve(w, r, r.URL.Path)
+		return
+	}
 	p, st := cleanPath(r)
 	if st != 0 {
 		http.Error(w, fmt.Sprintf("%d %s", st, strings.ToLower(http.StatusText(st))), st)

@@ -36,6 +36,9 @@ type Front struct {
 
 	// FastCGI holds the defaults every App starts from.
 	FastCGI FastCGI `json:"fastcgi,omitzero"`
+
+	// Status, when its Path is set, serves init's status page.
+	Status StatusPage `json:"status,omitzero"`
 }
 
 // Alias maps a URL prefix to a directory inside the image.
@@ -89,4 +92,12 @@ type FastCGI struct {
 	// XSendfile lists directories the app may send files from with an
 	// X-Sendfile response header; empty disables X-Sendfile.
 	XSendfile []string `json:"x_sendfile,omitempty"`
+}
+
+// StatusPage exposes init's status report (StatusSocket) on the front end
+// at Path, to clients whose address is inside one of Allow.
+type StatusPage struct {
+	Path   string   `json:"path"`
+	Socket string   `json:"socket"`
+	Allow  []string `json:"allow"` // CIDRs
 }

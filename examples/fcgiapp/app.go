@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/fcgi"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,8 @@ func (a *app) route(w http.ResponseWriter, r *http.Request, path string) {
 		a.big(w, r)
 	case "/slow":
 		a.slow(w, r)
+	case "/crash":
+		a.crash(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -168,4 +171,24 @@ func (a *app) slow(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		a.logCancelled(r, fmt.Sprintf("/slow after %v", time.Since(start).Round(time.Millisecond)))
 	}
+}
+
+// crash makes this process exit with status 3 right after answering, so
+// tests can watch the init service restart a pool member. It exists only
+// when the app runs with FCGIAPP_CRASH_PAGE=1.
+func (a *app) crash(w http.ResponseWriter, r *http.Request) {
+	if os.Getenv("FCGIAPP_CRASH_PAGE") != "1" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "pid %d exits now\n", os.Getpid())
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		a.log.Printf("pid %d exiting on /crash", os.Getpid())
+		os.Exit(3)
+	}()
 }

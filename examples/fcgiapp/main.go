@@ -13,6 +13,8 @@
 //	/hello       "hello\n" as text/plain (benchmarks)
 //	/big?n=N     streams N bytes
 //	/slow?ms=N   waits N ms, honouring cancellation
+//	/crash       exits the process after answering (only with
+//	             FCGIAPP_CRASH_PAGE=1; for supervision tests)
 //
 // Cancelled /slow and /big requests are logged on standard error with
 // the cause of their context's cancellation.
