@@ -98,6 +98,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 }
 
 func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, p plan, dir string, opts Options, say func(string, ...any)) (*manifest.Manifest, error) {
+	src := p.programs[0].Dir
 	work := filepath.Join(dir, ".work")
 	if err := os.Mkdir(work, 0o755); err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
@@ -113,6 +114,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	}
 	if len(modFiles) > 0 {
 		p.init.Modules = load
+		p.programs = append(p.programs, rootfs.Program{Name: "modload", Package: modloadPkg, Dir: src, Target: spec.BinDir + "/modload"})
 	}
 	files, err := specFiles(p)
 	if err != nil {
@@ -121,7 +123,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	files = append(files, modFiles...)
 	t := time.Now()
 	res, err := writeInitramfs(ctx, rootfs.Options{
-		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees,
+		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
 		Files: files, MTime: opts.SourceDateEpoch, WorkDir: work,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {

@@ -22,14 +22,17 @@ const HTTPPort = 80
 const (
 	initPkg  = "./initsvc"
 	frontPkg = "./httpfront/cmd/httpfront"
+	// modloadPkg loads kernel modules; only images with modules carry it.
+	modloadPkg = "./initsvc/modload"
 )
 
 // plan is everything derived from the config before anything is built.
 type plan struct {
-	init     spec.Init
-	front    spec.Front
-	programs []rootfs.Program
-	trees    []rootfs.Tree
+	init      spec.Init
+	front     spec.Front
+	programs  []rootfs.Program
+	trees     []rootfs.Tree
+	hostFiles []string
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
@@ -41,28 +44,24 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p.front, p.trees = deriveFront(cfg)
 	p.init = spec.Init{
 		Hostname: cfg.Hostname,
-		Network: spec.Network{
-			Interface: cfg.Network.Interface, DHCP: cfg.Network.DHCP,
-			Address: cfg.Network.Address, Gateway: cfg.Network.Gateway, DNS: cfg.Network.DNS,
-		},
+		Network:  deriveNetwork(cfg.Network),
 	}
 	for i, a := range cfg.Apps {
-		prog, err := appProgram(cfg, a, src)
-		if err != nil {
-			return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
+		app := spec.App{
+			Name: a.Name, Prefix: a.Prefix, CheckLocal: a.CheckLocal, Host: a.Host,
+			Mode: a.Mode, Backends: a.Backends, FastCGI: fastCGISpec(a.FastCGI),
 		}
-		p.programs = append(p.programs, prog)
-		procs, _ := a.ProcCount()
-		stack, _ := a.StackBytes()
-		p.init.Pools = append(p.init.Pools, spec.Pool{
-			Name: a.Name, Path: prog.Target, Args: a.Args, Env: envList(a.Env),
-			CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
-			MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
-			MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
-		})
-		p.front.Apps = append(p.front.Apps, spec.App{
-			Name: a.Name, Prefix: a.Prefix, Pool: a.Name, CheckLocal: a.CheckLocal,
-		})
+		if a.Program != "" {
+			prog, err := appProgram(cfg, a, src)
+			if err != nil {
+				return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
+			}
+			p.programs = append(p.programs, prog)
+			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target))
+			app.Pool = a.Name
+		}
+		p.hostFiles = append(p.hostFiles, a.Files...)
+		p.front.Apps = append(p.front.Apps, app)
 	}
 	p.init.Services = []spec.Service{{
 		Name: "httpfront", Path: spec.BinDir + "/httpfront",
@@ -74,6 +73,17 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
 	}
 	return p, nil
+}
+
+func poolSpec(a config.App, path string) spec.Pool {
+	procs, _ := a.ProcCount()
+	stack, _ := a.StackBytes()
+	return spec.Pool{
+		Name: a.Name, Path: path, Args: a.Args, Env: envList(a.Env),
+		CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
+		MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
+		MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
+	}
 }
 
 // appProgram resolves an app's program: a directory holding a Go main
@@ -111,5 +121,21 @@ func envList(m map[string]string) []string {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
+	return out
+}
+
+func deriveNetwork(n config.Network) []spec.Interface {
+	var out []spec.Interface
+	for _, i := range n.AllInterfaces() {
+		var addrs []string
+		if i.Address != "" {
+			addrs = append(addrs, i.Address)
+		}
+		out = append(out, spec.Interface{
+			Name: i.Interface, DHCP: i.DHCP, Addresses: append(addrs, i.Addresses...),
+			Gateway: i.Gateway, Gateway6: i.Gateway6, DNS: i.DNS, MTU: i.MTU,
+			SLAAC: i.SLAAC == nil || *i.SLAAC, LinkTimeout: i.LinkTimeout,
+		})
+	}
 	return out
 }

@@ -44,15 +44,6 @@ type Kernel struct {
 	Cmdline string `toml:"cmdline"`
 }
 
-// Network configures the guest's first real interface.
-type Network struct {
-	Interface string   `toml:"interface"`
-	DHCP      bool     `toml:"dhcp"`
-	Address   string   `toml:"address"`
-	Gateway   string   `toml:"gateway"`
-	DNS       []string `toml:"dns"`
-}
-
 // App is a FastCGI program reached under Prefix (lighttpd's fastcgi.server).
 type App struct {
 	Name       string            `toml:"name"`
@@ -63,6 +54,19 @@ type App struct {
 	CopyEnv    []string          `toml:"copy_env"`
 	Procs      any               `toml:"procs"`
 	CheckLocal bool              `toml:"check_local"`
+	// Host, when set, is a regular expression the request's host must
+	// match (lighttpd's $HTTP["host"] =~ "...").
+	Host string `toml:"host"`
+	// Mode is "responder" (default) or "authorizer".
+	Mode string `toml:"mode"`
+	// Backends are FastCGI servers outside the image ("tcp:host:port" or
+	// "unix:/path"); then there is no program and no pool.
+	Backends []string `toml:"backends"`
+	// FastCGI overrides [web.fastcgi] for this app.
+	FastCGI FastCGI `toml:"fastcgi"`
+	// Files are host paths the program needs at the same path in the
+	// image (data files, e.g. /usr/share/zoneinfo/UTC, /etc/php/8.2).
+	Files []string `toml:"files"`
 
 	// Pool tuning (flup's minSpare/maxSpare/maxThreads and the seed's
 	// thread stack size); unset means decided at boot from RAM and cores.
@@ -137,9 +141,7 @@ func (c *Config) applyDefaults() {
 	if len(c.Web.Index) == 0 {
 		c.Web.Index = []string{"index.html"}
 	}
-	if !c.Network.DHCP && c.Network.Address == "" {
-		c.Network.DHCP = true
-	}
+	c.Network.applyDefaults()
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		if a.Procs == nil {

@@ -97,6 +97,17 @@ func TestLoadBad(t *testing.T) {
 		{"app prefix slash", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a/\"\nprogram = \"x\"\n", []string{":5:1:", "app.0.prefix", "trailing"}},
 		{"two apps same name", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\n[[app]]\nname = \"a\"\nprefix = \"/b\"\nprogram = \"x\"\n", []string{":8:1:", "app.1.name", "two apps"}},
 		{"env key", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nenv = { \"A-B\" = \"1\" }\n", []string{":7:1:", "app.0.env"}},
+		{"mtu", "[network]\ndhcp = true\nmtu = 100\n[web]\nroot = \"www\"\n", []string{":3:1:", "network.mtu"}},
+		{"gateway6 is v4", "[network]\naddress = \"fd00::2/64\"\ngateway6 = \"10.0.0.1\"\n[web]\nroot = \"www\"\n", []string{":3:1:", "network.gateway6", "IPv6"}},
+		{"extra without name", "[network]\ndhcp = true\n[[network.extra]]\ndhcp = true\n[web]\nroot = \"www\"\n", []string{":3:3:", "network.extra.0.interface"}},
+		{"extra twice", "[network]\ninterface = \"eth0\"\ndhcp = true\n[[network.extra]]\ninterface = \"eth0\"\ndhcp = true\n[web]\nroot = \"www\"\n", []string{":5:1:", "configured twice"}},
+		{"extra bad address", "[network]\ndhcp = true\n[[network.extra]]\ninterface = \"eth1\"\naddresses = [\"x\"]\n[web]\nroot = \"www\"\n", []string{":5:1:", "network.extra.0.addresses"}},
+		{"link timeout", "[network]\ndhcp = true\nlink_timeout = \"soon\"\n[web]\nroot = \"www\"\n", []string{":3:1:", "network.link_timeout"}},
+		{"stack size", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nstack_size = \"huge\"\n", []string{":7:1:", "app.0.stack_size"}},
+		{"stack too small", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nstack_size = 1024\n", []string{":7:1:", "between 64k and 1G"}},
+		{"spares", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nmin_spare = 5\nmax_spare = 2\n", []string{"app.0.min_spare"}},
+		{"timeout", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nrequest_timeout = \"5\"\n", []string{":7:1:", "app.0.request_timeout"}},
+		{"relative file", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nfiles = [\"etc/x\"]\n", []string{":7:1:", "app.0.files", "absolute"}},
 		{"kernel missing", "[kernel]\npath = \"nope\"\n[web]\nroot = \"www\"\n", []string{":2:1:", "kernel.path", "not a readable file"}},
 		{"modules without kernel", "[kernel]\nmodules = \"www\"\n[web]\nroot = \"www\"\n", []string{":2:1:", "kernel.modules"}},
 	}
@@ -117,6 +128,55 @@ func TestLoadBad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNetworkAndTuning(t *testing.T) {
+	c, err := Load(writeConfig(t, `[network]
+address = "10.0.2.15/24"
+addresses = ["fd00::15/64"]
+gateway = "10.0.2.2"
+gateway6 = "fd00::1"
+mtu = 1400
+slaac = false
+[[network.extra]]
+interface = "eth1"
+dhcp = true
+[web]
+root = "www"
+[[app]]
+name = "a"
+prefix = "/"
+program = "./www"
+stack_size = "256k"
+max_threads = 8
+base_memory = "24M"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := c.Network.AllInterfaces()
+	if len(all) != 2 || all[0].MTU != 1400 || *all[0].SLAAC || !all[1].DHCP || all[1].Interface != "eth1" {
+		t.Errorf("network decoded wrongly: %+v", all)
+	}
+	if n, _ := c.Apps[0].StackBytes(); n != 256<<10 {
+		t.Errorf("stack = %d", n)
+	}
+	if c.Apps[0].BaseMiB() != 24 {
+		t.Errorf("base = %d", c.Apps[0].BaseMiB())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]uint64{"512": 512, "256k": 256 << 10, "1M": 1 << 20, "2GiB": 2 << 30, " 8 MiB ": 8 << 20} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "k", "1T", "-1", "1.5M"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
 	}
 }
 

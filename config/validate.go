@@ -3,8 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
+	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -69,38 +70,6 @@ func (c *Config) validateKernel() error {
 	return nil
 }
 
-func (c *Config) validateNetwork() error {
-	n := c.Network
-	if n.Interface != "" && !nameRE.MatchString(strings.ToLower(n.Interface)) {
-		return c.errf("network.interface", "%q is not an interface name", n.Interface)
-	}
-	if n.DHCP {
-		if n.Address != "" || n.Gateway != "" {
-			return c.errf("network.dhcp", "dhcp = true and a static address/gateway exclude each other")
-		}
-	} else {
-		p, err := netip.ParsePrefix(n.Address)
-		if err != nil {
-			return c.errf("network.address", "%q is not an address with prefix length, e.g. 10.0.2.15/24", n.Address)
-		}
-		if n.Gateway != "" {
-			g, err := netip.ParseAddr(n.Gateway)
-			if err != nil {
-				return c.errf("network.gateway", "%q is not an IP address", n.Gateway)
-			}
-			if g.Is4() != p.Addr().Is4() || !p.Masked().Contains(g) {
-				return c.errf("network.gateway", "gateway %s is not inside %s", g, p.Masked())
-			}
-		}
-	}
-	for i, d := range n.DNS {
-		if _, err := netip.ParseAddr(d); err != nil {
-			return c.errf("network.dns", "entry %d: %q is not an IP address", i+1, d)
-		}
-	}
-	return nil
-}
-
 func (c *Config) validateApps() error {
 	names, prefixes := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
@@ -119,11 +88,19 @@ func (c *Config) validateApps() error {
 			return c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix)
 		}
 		prefixes[a.Prefix] = true
-		if a.Program == "" {
-			return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file")
+		if err := c.validateAppRouting(key, a); err != nil {
+			return err
 		}
 		if _, err := a.ProcCount(); err != nil {
 			return c.errf(key+".procs", "%v", err)
+		}
+		for _, f := range a.Files {
+			if !filepath.IsAbs(f) {
+				return c.errf(key+".files", "%q: files are absolute host paths, copied to the same path in the image", f)
+			}
+			if _, err := os.Lstat(f); err != nil {
+				return c.errf(key+".files", "%s does not exist on this machine", f)
+			}
 		}
 		if err := c.validateTuning(key, a); err != nil {
 			return err
@@ -180,4 +157,34 @@ func isDir(p string) error {
 		return fmt.Errorf("%s is not a directory", p)
 	}
 	return nil
+}
+
+// validateAppRouting checks how requests reach the app.
+func (c *Config) validateAppRouting(key string, a App) error {
+	switch {
+	case a.Program == "" && len(a.Backends) == 0:
+		return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, or backends")
+	case a.Program != "" && len(a.Backends) > 0:
+		return c.errf(key+".backends", "an app has either a program (run in the image) or backends (outside it), not both")
+	}
+	for _, b := range a.Backends {
+		kind, addr, ok := strings.Cut(b, ":")
+		if !ok || addr == "" || (kind != "tcp" && kind != "unix") {
+			return c.errf(key+".backends", "%q: use \"tcp:HOST:PORT\" or \"unix:/PATH\"", b)
+		}
+		if kind == "tcp" {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return c.errf(key+".backends", "%q: want tcp:HOST:PORT", b)
+			}
+		}
+	}
+	switch a.Mode {
+	case "", "responder", "authorizer":
+	default:
+		return c.errf(key+".mode", "%q: use \"responder\" or \"authorizer\"", a.Mode)
+	}
+	if _, err := regexp.Compile(a.Host); err != nil {
+		return c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err)
+	}
+	return c.validateFastCGI(key+".fastcgi", a.FastCGI)
 }

@@ -2,46 +2,213 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 )
 
-// Web is the static side: lighttpd's server.document-root and alias.url.
+// Web is the static side and the front end's server settings: lighttpd's
+// server.document-root, alias.url, dir-listing, expire/setenv rules,
+// server.max-*-idle, ssl.* and the fastcgi.server defaults.
 type Web struct {
 	Root    string   `toml:"root"`
 	Index   []string `toml:"index"`
 	Aliases []Alias  `toml:"alias"`
+	// DirListing serves a listing of directories without an index file.
+	DirListing bool `toml:"dir_listing"`
+	// CacheControl rules for static files, first match wins.
+	CacheControl []CacheRule `toml:"cache_control"`
+	// AccessLog is "stdout" (default) or "off".
+	AccessLog string `toml:"access_log"`
+	// Timeouts, as Go durations ("10s", "1m"); empty takes the default.
+	ReadHeaderTimeout string `toml:"read_header_timeout"`
+	ReadBodyTimeout   string `toml:"read_body_timeout"`
+	WriteTimeout      string `toml:"write_timeout"`
+	IdleTimeout       string `toml:"idle_timeout"`
+	MaxHeaderBytes    int    `toml:"max_header_bytes"`
+	MaxBodyBytes      int64  `toml:"max_body_bytes"`
+	// TLSDir holds cert.pem and key.pem; when set the appliance also
+	// serves HTTPS (with HTTP/2) on TLSListen (default ":443").
+	TLSDir    string  `toml:"tls_dir"`
+	TLSListen string  `toml:"tls_listen"`
+	FastCGI   FastCGI `toml:"fastcgi"`
+	// Status serves init's status page (uptime, memory, tuning, services).
+	Status Status `toml:"status"`
+}
+
+// Status is the status page: off unless Path is set; only clients inside
+// Allow (default: loopback) may see it.
+type Status struct {
+	Path  string   `toml:"path"`
+	Allow []string `toml:"allow"`
 }
 
 // Alias serves Dir under the URL prefix Prefix.
 type Alias struct {
 	Prefix string `toml:"prefix"`
 	Dir    string `toml:"dir"`
+	// Host is a regular expression the request's host must match.
+	Host string `toml:"host"`
+}
+
+// CacheRule sets Cache-Control for paths under Prefix (and, when Ext is
+// set, with one of those extensions).
+type CacheRule struct {
+	Prefix string   `toml:"prefix"`
+	Ext    []string `toml:"ext"`
+	Value  string   `toml:"value"`
+}
+
+// FastCGI holds the defaults of every app's backend connections.
+type FastCGI struct {
+	ConnectTimeout  string `toml:"connect_timeout"`
+	ResponseTimeout string `toml:"response_timeout"`
+	DownTime        string `toml:"down_time"`
+	KeepConn        string `toml:"keep_conn"` // "on", "off" or empty
+	// XSendfile lists directories in the image apps may send files from.
+	XSendfile []string `toml:"x_sendfile"`
+}
+
+// Duration parses one of the [web] duration keys; "" is 0 (default).
+func Duration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return 0, fmt.Errorf("%q: want a duration like \"10s\" (up to 24h)", s)
+	}
+	return d, nil
 }
 
 func (c *Config) validateWeb() error {
-	if c.Web.Root == "" {
+	w := c.Web
+	if w.Root == "" {
 		return c.errf("web.root", "missing: the directory of static files to serve (lighttpd's server.document-root)")
 	}
-	if err := isDir(c.Resolve(c.Web.Root)); err != nil {
+	if err := isDir(c.Resolve(w.Root)); err != nil {
 		return c.errf("web.root", "%v", err)
 	}
-	for _, ix := range c.Web.Index {
+	for _, ix := range w.Index {
 		if ix == "" || strings.ContainsAny(ix, "/\\") {
 			return c.errf("web.index", "%q is not a file name", ix)
 		}
 	}
+	if err := c.validateAliases(); err != nil {
+		return err
+	}
+	for i, r := range w.CacheControl {
+		key := fmt.Sprintf("web.cache_control.%d", i)
+		if err := checkPrefix(r.Prefix); err != nil {
+			return c.errf(key+".prefix", "%v", err)
+		}
+		if r.Value == "" || strings.ContainsAny(r.Value, "\r\n") {
+			return c.errf(key+".value", "%q is not a Cache-Control value", r.Value)
+		}
+		for _, e := range r.Ext {
+			if !strings.HasPrefix(e, ".") || strings.Contains(e, "/") {
+				return c.errf(key+".ext", "%q: an extension looks like \".css\"", e)
+			}
+		}
+	}
+	if w.AccessLog != "" && w.AccessLog != "stdout" && w.AccessLog != "off" {
+		return c.errf("web.access_log", "%q: use \"stdout\" or \"off\"", w.AccessLog)
+	}
+	return c.validateServerKeys()
+}
+
+func (c *Config) validateAliases() error {
 	seen := map[string]bool{}
 	for i, a := range c.Web.Aliases {
 		key := fmt.Sprintf("web.alias.%d", i)
 		if err := checkPrefix(a.Prefix); err != nil || a.Prefix == "/" {
 			return c.errf(key+".prefix", "%q: an alias needs a prefix like /images", a.Prefix)
 		}
-		if seen[a.Prefix] {
+		if seen[a.Prefix+" "+a.Host] {
 			return c.errf(key+".prefix", "prefix %s is aliased twice", a.Prefix)
 		}
-		seen[a.Prefix] = true
+		seen[a.Prefix+" "+a.Host] = true
 		if err := isDir(c.Resolve(a.Dir)); err != nil {
 			return c.errf(key+".dir", "%v", err)
+		}
+		if _, err := regexp.Compile(a.Host); err != nil {
+			return c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateServerKeys() error {
+	w := c.Web
+	durations := map[string]string{
+		"web.read_header_timeout": w.ReadHeaderTimeout, "web.read_body_timeout": w.ReadBodyTimeout,
+		"web.write_timeout": w.WriteTimeout, "web.idle_timeout": w.IdleTimeout,
+	}
+	for key, v := range durations {
+		if _, err := Duration(v); err != nil {
+			return c.errf(key, "%v", err)
+		}
+	}
+	if w.MaxHeaderBytes < 0 || (w.MaxHeaderBytes > 0 && w.MaxHeaderBytes < 1024) || w.MaxHeaderBytes > 1<<20 {
+		return c.errf("web.max_header_bytes", "%d: use 1024 to 1048576 bytes", w.MaxHeaderBytes)
+	}
+	if w.MaxBodyBytes < 0 {
+		return c.errf("web.max_body_bytes", "%d: a size in bytes, 0 for the default (64 MiB)", w.MaxBodyBytes)
+	}
+	if w.TLSDir != "" {
+		for _, f := range []string{"cert.pem", "key.pem"} {
+			if st, err := os.Stat(filepath.Join(c.Resolve(w.TLSDir), f)); err != nil || !st.Mode().IsRegular() {
+				return c.errf("web.tls_dir", "%s has no %s", c.Resolve(w.TLSDir), f)
+			}
+		}
+	}
+	if w.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(w.TLSListen); err != nil {
+			return c.errf("web.tls_listen", "%q: want [host]:port, like \":443\"", w.TLSListen)
+		}
+	}
+	if err := c.validateStatus(); err != nil {
+		return err
+	}
+	return c.validateFastCGI("web.fastcgi", w.FastCGI)
+}
+
+func (c *Config) validateStatus() error {
+	st := c.Web.Status
+	if st.Path != "" {
+		if err := checkPrefix(st.Path); err != nil || st.Path == "/" {
+			return c.errf("web.status.path", "%q: a path like /.status", st.Path)
+		}
+	}
+	for _, a := range st.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			return c.errf("web.status.allow", "%q is not a network like 10.0.2.2/32", a)
+		}
+	}
+	return nil
+}
+
+// validateFastCGI checks backend connection settings, for [web.fastcgi]
+// and each app's own [app.fastcgi].
+func (c *Config) validateFastCGI(key string, f FastCGI) error {
+	for k, v := range map[string]string{"connect_timeout": f.ConnectTimeout, "response_timeout": f.ResponseTimeout, "down_time": f.DownTime} {
+		if _, err := Duration(v); err != nil {
+			return c.errf(key+"."+k, "%v", err)
+		}
+	}
+	switch f.KeepConn {
+	case "", "on", "off":
+	default:
+		return c.errf(key+".keep_conn", "%q: use \"on\" or \"off\"", f.KeepConn)
+	}
+	for _, d := range f.XSendfile {
+		if !path.IsAbs(d) || path.Clean(d) != d {
+			return c.errf(key+".x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d)
 		}
 	}
 	return nil

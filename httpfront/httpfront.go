@@ -1,53 +1,237 @@
 // Package httpfront is the appliance's HTTP front end (lighttpd's role): it
 // serves the document root and URL aliases and routes app prefixes to
 // FastCGI backends.
+//
+// Routing: the longest prefix among aliases and apps wins; everything else
+// is the document root. An app mounted at "/" gets only what the document
+// root does not have: existing files (and directories with an index) stay
+// static, the rest goes to the app with SCRIPT_NAME "" and PATH_INFO the
+// whole path. An app with check_local gets a request only when the file
+// exists under the root (php style); SCRIPT_NAME is then that file.
+//
+// Static files are cached: metadata for a second (the image is read-only,
+// a host may change), small files in memory, ETags from a content hash
+// (every file of an image has the same mtime). Large files go out with
+// sendfile.
+//
+// FastCGI connections are not reused unless keep_conn = "on". Reuse
+// (FCGI_KEEP_CONN, one request at a time per connection) measured about
+// 1.6x the requests per second on loopback unix sockets (bench/front.sh),
+// but it is only correct for apps that serve several connections at once
+// (fcgiserver, Go's net/http/fcgi): a one-connection-at-a-time app such as
+// php-cgi without PHP_FCGI_CHILDREN keeps waiting on the idle connection
+// the front end holds and the next request times out (seen in the tests).
+// So the default is lighttpd's: a new connection per request. With reuse,
+// a stale idle connection is retried transparently for requests without a
+// body; requests with a body always get a fresh connection.
 package httpfront
 
 import (
 	"fmt"
+	"log"
+	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mkimage/mkimage/spec"
 )
 
-// New returns the front end's handler for cfg.
-func New(cfg spec.Front) (http.Handler, error) {
+// Options are settings that do not come from the spec.
+type Options struct {
+	// Logf receives error messages and app stderr; default the standard
+	// logger (stderr).
+	Logf func(format string, args ...any)
+	// StatTTL is how long file metadata is trusted; default 1 s.
+	StatTTL time.Duration
+	// onOpen, when set (tests), sees every file opened under a root.
+	onOpen func(*os.File)
+}
+
+// Front is the front end's handler for one spec. Close it when replaced.
+type Front struct {
+	root    *staticDir
+	aliases []*aliasRoute
+	apps    []*appRoute
+	status  *statusRoute
+	static  staticConfig
+	limits  limits
+	budget  atomic.Int64
+
+	// mu is read-held by every request the Server routes here and
+	// write-held by Close, which so waits for them.
+	mu     sync.RWMutex
+	closed bool
+}
+
+type aliasRoute struct {
+	prefix string
+	host   *regexp.Regexp
+	dir    *staticDir
+}
+
+// New returns the front end's handler for cfg with default options.
+func New(cfg spec.Front) (*Front, error) { return NewWithOptions(cfg, Options{}) }
+
+// NewWithOptions returns the front end's handler for cfg.
+func NewWithOptions(cfg spec.Front, opt Options) (*Front, error) {
 	if cfg.Root == "" {
 		return nil, fmt.Errorf("front end: no document root")
 	}
-	f := &front{root: http.FileServer(http.Dir(cfg.Root))}
-	for _, a := range cfg.Aliases {
-		f.aliases = append(f.aliases, alias{prefix: a.Prefix, h: http.StripPrefix(a.Prefix, http.FileServer(http.Dir(a.Dir)))})
+	if opt.Logf == nil {
+		opt.Logf = log.Printf
 	}
-	// Longest prefix wins.
-	sort.Slice(f.aliases, func(i, j int) bool { return len(f.aliases[i].prefix) > len(f.aliases[j].prefix) })
+	if opt.StatTTL <= 0 {
+		opt.StatTTL = defaultStatTTL
+	}
+	f := &Front{limits: newLimits(cfg)}
+	f.static = staticConfig{
+		index: cfg.Index, listing: cfg.DirListing, rules: cfg.CacheControl,
+		writeTimeout: ms(cfg.WriteTimeoutMS, 30*time.Second), logf: opt.Logf,
+	}
+	if len(f.static.index) == 0 {
+		f.static.index = []string{"index.html"}
+	}
+	var err error
+	if f.root, err = f.newDir("", cfg.Root, opt); err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.Aliases {
+		ar := &aliasRoute{prefix: a.Prefix}
+		if ar.host, err = hostRE(a.Host); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("alias %s: %w", a.Prefix, err)
+		}
+		if ar.dir, err = f.newDir(a.Prefix, a.Dir, opt); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("alias %s: %w", a.Prefix, err)
+		}
+		f.aliases = append(f.aliases, ar)
+	}
+	sort.SliceStable(f.aliases, func(i, j int) bool { return len(f.aliases[i].prefix) > len(f.aliases[j].prefix) })
+	for _, a := range cfg.Apps {
+		ar, err := newAppRoute(a, cfg, f, opt)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("app %s: %w", a.Name, err)
+		}
+		f.apps = append(f.apps, ar)
+	}
+	sort.SliceStable(f.apps, func(i, j int) bool { return len(f.apps[i].prefix) > len(f.apps[j].prefix) })
+	if cfg.Status.Path != "" {
+		if f.status, err = newStatusRoute(cfg.Status); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
-type alias struct {
-	prefix string
-	h      http.Handler
+func (f *Front) newDir(prefix, dir string, opt Options) (*staticDir, error) {
+	c, err := newDirCache(dir, opt.StatTTL, &f.budget)
+	if err != nil {
+		return nil, err
+	}
+	c.onOpen = opt.onOpen
+	return &staticDir{prefix: prefix, cache: c, cfg: &f.static}, nil
 }
 
-type front struct {
-	root    http.Handler
-	aliases []alias
+func hostRE(s string) (*regexp.Regexp, error) {
+	if s == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, fmt.Errorf("host pattern %q: %w", s, err)
+	}
+	return re, nil
 }
 
-func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func ms(v int, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return time.Duration(v) * time.Millisecond
+}
+
+// Close releases the front end's directories and backend connections
+// after the requests a Server routed to it have finished.
+func (f *Front) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	f.closed = true
+	if f.root != nil {
+		f.root.cache.close()
+	}
 	for _, a := range f.aliases {
-		if hasPathPrefix(r.URL.Path, a.prefix) {
-			a.h.ServeHTTP(w, r)
-			return
+		if a.dir != nil {
+			a.dir.cache.close()
 		}
 	}
-	f.root.ServeHTTP(w, r)
+	for _, a := range f.apps {
+		a.pool.Close()
+		a.sendfile.close()
+	}
 }
 
-// hasPathPrefix reports whether p is prefix or below it ("/images" matches
-// "/images" and "/images/a.png", not "/imagesx").
-func hasPathPrefix(p, prefix string) bool {
-	return p == prefix || strings.HasPrefix(p, prefix+"/")
+// ServeHTTP routes one request.
+func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The status page is matched exactly, before path cleaning (which
+	// hides dot paths such as the default /.status).
+	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {
+		f.status.serve(w, r, r.URL.Path)
+		return
+	}
+	p, st := cleanPath(r)
+	if st != 0 {
+		http.Error(w, fmt.Sprintf("%d %s", st, strings.ToLower(http.StatusText(st))), st)
+		return
+	}
+	host := requestHost(r)
+	alias, app := f.match(p, host)
+	switch {
+	case alias != nil:
+		alias.dir.serve(w, r, p, alias.dir.resolve(p))
+	case app != nil:
+		app.serve(w, r, p)
+	default:
+		f.root.serve(w, r, p, f.root.resolve(p))
+	}
+}
+
+// match finds the alias or app with the longest prefix matching p.
+func (f *Front) match(p, host string) (*aliasRoute, *appRoute) {
+	var alias *aliasRoute
+	for _, a := range f.aliases {
+		if hasPathPrefix(p, a.prefix) && (a.host == nil || a.host.MatchString(host)) {
+			alias = a
+			break
+		}
+	}
+	for _, a := range f.apps {
+		if hasPathPrefix(p, a.prefix) && (a.host == nil || a.host.MatchString(host)) {
+			if alias != nil && len(alias.prefix) >= len(a.prefix) {
+				return alias, nil
+			}
+			return nil, a
+		}
+	}
+	return alias, nil
+}
+
+// requestHost is the request's host without port, lower-cased.
+func requestHost(r *http.Request) string {
+	h := r.Host
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.Trim(h, "[]"))
 }

@@ -20,15 +20,23 @@ func launchArgs(stack uint64, path string, args []string) []string {
 	return append([]string{"/init", launchFlag, strconv.FormatUint(stack, 10), "--", path}, args...)
 }
 
-// launch is the launcher's main: /init -launch STACK -- PATH ARGS...
-func launch(args []string) {
-	if len(args) < 4 || args[1] != "--" {
-		fmt.Fprintln(os.Stderr, "usage: /init -launch STACK_BYTES -- PROGRAM [ARGS...]")
-		os.Exit(2)
+// parseLaunch splits the launcher's arguments STACK -- PATH ARGS...
+func parseLaunch(args []string) (uint64, []string, error) {
+	if len(args) < 3 || args[1] != "--" {
+		return 0, nil, fmt.Errorf("usage: /init %s STACK_BYTES -- PROGRAM [ARGS...]", launchFlag)
 	}
 	stack, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil || stack == 0 {
+		return 0, nil, fmt.Errorf("launch: bad stack size %q", args[0])
+	}
+	return stack, args[2:], nil
+}
+
+// launch is the launcher's main: /init -launch STACK -- PATH ARGS...
+func launch(args []string) {
+	stack, argv, err := parseLaunch(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "launch: bad stack size %q\n", args[0])
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	lim := unix.Rlimit{Cur: stack, Max: stack}
@@ -36,7 +44,7 @@ func launch(args []string) {
 		fmt.Fprintf(os.Stderr, "launch: setting RLIMIT_STACK to %d: %v\n", stack, err)
 		os.Exit(1)
 	}
-	err = unix.Exec(args[2], args[2:], os.Environ())
-	fmt.Fprintf(os.Stderr, "launch: exec %s: %v\n", args[2], err)
+	err = unix.Exec(argv[0], argv, os.Environ())
+	fmt.Fprintf(os.Stderr, "launch: exec %s: %v\n", argv[0], err)
 	os.Exit(127)
 }

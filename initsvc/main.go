@@ -88,17 +88,27 @@ func run(con console) {
 	watchPowerButton(con, stop)
 
 	sup := newSupervisor(con)
+	// Services start in the background so a power button press or a
+	// SIGTERM is honoured at any time, even while a pool is not ready.
+	go startServices(con, sup, cfg, facts)
+	reason := <-stop
+	con.step("shutdown", nil, "("+reason+")")
+	sup.stopAll(5 * time.Second)
+}
+
+// startServices starts the pools, waits for them, then the status server
+// and the front end, and prints "ready" once the front end accepts.
+func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) {
 	pools := startPools(con, sup, cfg, facts)
 	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start}
 	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
 	var front []*service
 	for _, sv := range cfg.Services {
-		front = append(front, sup.startService(sv))
+		if f := sup.startService(sv); f != nil {
+			front = append(front, f)
+		}
 	}
 	con.step("ready", waitReady(front, 60*time.Second), "")
-	reason := <-stop
-	con.step("shutdown", nil, "("+reason+")")
-	sup.stopAll(5 * time.Second)
 }
 
 // startPools starts every pool, waits until its members answer FastCGI,

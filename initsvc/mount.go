@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 
-	"github.com/u-root/u-root/pkg/kmodule"
 	"golang.org/x/sys/unix"
+
+	"github.com/mkimage/mkimage/spec"
 )
 
 type mount struct {
@@ -51,14 +54,12 @@ func unmountAll() {
 	}
 }
 
-// loadModules loads kernel modules by name, with their dependencies, from
-// /lib/modules/$(uname -r) using u-root's kmodule (modules.dep).
+// loadModules runs /bin/modload, which loads kernel modules by name with
+// their dependencies.
 func loadModules(names []string) error {
-	var errs []error
-	for _, n := range names {
-		if err := kmodule.Probe(n, ""); err != nil {
-			errs = append(errs, fmt.Errorf("loading module %s: %w", n, err))
-		}
+	out, err := exec.Command(spec.BinDir+"/modload", names...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return errors.Join(errs...)
+	return nil
 }

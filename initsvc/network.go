@@ -12,42 +12,77 @@ import (
 	"strings"
 	"time"
 
-	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/mkimage/mkimage/spec"
 )
 
-// setupNetwork brings up lo and the configured (or first real) interface.
-func setupNetwork(ctx context.Context, con console, n spec.Network) {
-	con.step("net lo", linkUp("lo"), "")
-	name := n.Interface
-	if name == "" {
-		nics := realNICs()
-		if len(nics) == 0 {
-			con.step("net", errors.New("no network interface found"), "")
-			return
+// setupNetwork brings up lo and every configured interface. Failures are
+// printed and boot goes on: the console is then the way to find out why.
+func setupNetwork(ctx context.Context, con console, ifaces []spec.Interface) {
+	con.step("net lo", linkUp("lo", 0), "")
+	var dns []string
+	nics := realNICs()
+	for i, n := range ifaces {
+		name := n.Name
+		if name == "" {
+			if len(nics) == 0 {
+				con.step("net", errors.New("no network interface found (no /sys/class/net/*/device)"), "")
+				continue
+			}
+			name = nics[0]
 		}
-		name = nics[0]
+		if i == 0 && n.Name == "" {
+			con.step("net", nil, "interfaces: "+strings.Join(nics, " "))
+		}
+		dns = append(dns, setupInterface(ctx, con, name, n)...)
 	}
-	if err := linkUp(name); err != nil {
-		con.step("net "+name, err, "")
-		return
+	if len(dns) > 0 {
+		con.step("dns", writeResolvConf(dns), strings.Join(dns, " "))
 	}
-	if err := waitLink(name, 5*time.Second); err != nil {
-		con.step("net "+name, err, "")
+}
+
+// setupInterface configures one interface and returns its DNS servers.
+func setupInterface(ctx context.Context, con console, name string, n spec.Interface) []string {
+	step := "net " + name
+	if err := setSLAAC(name, n.SLAAC); err != nil {
+		con.step(step+" slaac", err, "")
+	}
+	if err := linkUp(name, n.MTU); err != nil {
+		con.step(step, err, "")
+		return nil
+	}
+	timeout := 5 * time.Second
+	if d, err := time.ParseDuration(n.LinkTimeout); err == nil {
+		timeout = d
+	}
+	if err := waitLink(name, timeout); err != nil {
+		con.step(step, err, "")
+	}
+	dns := n.DNS
+	if len(n.Addresses) > 0 {
+		err := staticAddrs(name, n)
+		detail := strings.Join(n.Addresses, " ")
+		if n.MTU > 0 {
+			detail += fmt.Sprintf(" mtu %d", n.MTU)
+		}
+		con.step(step, err, detail)
 	}
 	if n.DHCP {
-		addr, err := dhcp(ctx, name)
-		con.step("net "+name+" dhcp", err, addr)
-		return
+		l, err := dhcpStart(ctx, name)
+		if err != nil {
+			con.step(step+" dhcp", err, "")
+		} else {
+			con.step(step+" dhcp", nil, l.String())
+			dns = append(dns, l.dns...)
+			go l.renew(ctx, con)
+		}
 	}
-	err := staticAddr(name, n)
-	con.step("net "+name, err, n.Address)
-	if err == nil && len(n.DNS) > 0 {
-		con.step("dns", writeResolvConf(n.DNS), strings.Join(n.DNS, " "))
+	if n.SLAAC {
+		go reportSLAAC(con, name, 10*time.Second)
 	}
+	return dns
 }
 
 // realNICs lists interfaces backed by a device, sorted: tunnels such as
@@ -62,10 +97,15 @@ func realNICs() []string {
 	return out
 }
 
-func linkUp(name string) error {
+func linkUp(name string, mtu int) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("finding link %s: %w", name, err)
+	}
+	if mtu > 0 {
+		if err := netlink.LinkSetMTU(l, mtu); err != nil {
+			return fmt.Errorf("setting MTU %d on %s: %w", mtu, name, err)
+		}
 	}
 	if err := netlink.LinkSetUp(l); err != nil {
 		return fmt.Errorf("bringing %s up: %w", name, err)
@@ -81,68 +121,86 @@ func waitLink(name string, timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no link on %s after %v", name, timeout)
+			return fmt.Errorf("no link on %s after %v (cable, or the VM's NIC?)", name, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func staticAddr(name string, n spec.Network) error {
+// staticAddrs adds the configured addresses and default routes.
+func staticAddrs(name string, n spec.Interface) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("finding link %s: %w", name, err)
 	}
-	addr, err := netlink.ParseAddr(n.Address)
+	for _, a := range n.Addresses {
+		addr, err := netlink.ParseAddr(a)
+		if err != nil {
+			return fmt.Errorf("parsing address %s: %w", a, err)
+		}
+		if err := netlink.AddrReplace(l, addr); err != nil {
+			return fmt.Errorf("adding %s to %s: %w", a, name, err)
+		}
+	}
+	for _, gw := range []string{n.Gateway, n.Gateway6} {
+		if gw == "" {
+			continue
+		}
+		if err := defaultRoute(l, gw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func defaultRoute(l netlink.Link, gateway string) error {
+	gw, err := netip.ParseAddr(gateway)
 	if err != nil {
-		return fmt.Errorf("parsing address %s: %w", n.Address, err)
-	}
-	if err := netlink.AddrReplace(l, addr); err != nil {
-		return fmt.Errorf("adding %s to %s: %w", n.Address, name, err)
-	}
-	if n.Gateway == "" {
-		return nil
-	}
-	gw, err := netip.ParseAddr(n.Gateway)
-	if err != nil {
-		return fmt.Errorf("parsing gateway %s: %w", n.Gateway, err)
+		return fmt.Errorf("parsing gateway %s: %w", gateway, err)
 	}
 	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: net.IP(gw.AsSlice())}
+	if gw.Is6() {
+		route.Family = netlink.FAMILY_V6
+	}
 	if err := netlink.RouteReplace(route); err != nil {
 		return fmt.Errorf("adding default route via %s: %w", gw, err)
 	}
 	return nil
 }
 
-// dhcp obtains a DHCPv4 lease and applies address, router and DNS.
-func dhcp(ctx context.Context, name string) (string, error) {
-	c, err := nclient4.New(name, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(5))
-	if err != nil {
-		return "", fmt.Errorf("starting DHCP on %s: %w", name, err)
+// setSLAAC switches IPv6 autoconfiguration from router advertisements.
+func setSLAAC(name string, on bool) error {
+	v := "0\n"
+	if on {
+		v = "1\n"
 	}
-	defer c.Close()
-	lease, err := c.Request(ctx)
-	if err != nil {
-		return "", fmt.Errorf("no DHCP lease on %s: %w", name, err)
-	}
-	ack := lease.ACK
-	ones, _ := ack.SubnetMask().Size()
-	n := spec.Network{Address: fmt.Sprintf("%s/%d", ack.YourIPAddr, ones)}
-	if r := ack.Router(); len(r) > 0 {
-		n.Gateway = r[0].String()
-	}
-	if err := staticAddr(name, n); err != nil {
-		return "", err
-	}
-	var dns []string
-	for _, d := range ack.DNS() {
-		dns = append(dns, d.String())
-	}
-	if len(dns) > 0 {
-		if err := writeResolvConf(dns); err != nil {
-			return "", err
+	for _, k := range []string{"accept_ra", "autoconf"} {
+		p := filepath.Join("/proc/sys/net/ipv6/conf", name, k)
+		if _, err := os.Stat(p); err != nil {
+			return nil // no IPv6 in this kernel
+		}
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			return fmt.Errorf("setting %s: %w", p, err)
 		}
 	}
-	return fmt.Sprintf("%s gw=%s dns=%v lease=%v", n.Address, n.Gateway, dns, ack.IPAddressLeaseTime(dhcpv4.MaxLeaseTime)), nil
+	return nil
+}
+
+// reportSLAAC prints the first global IPv6 address the kernel configures.
+func reportSLAAC(con console, name string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if l, err := netlink.LinkByName(name); err == nil {
+			addrs, _ := netlink.AddrList(l, netlink.FAMILY_V6)
+			for _, a := range addrs {
+				if a.IP.IsGlobalUnicast() && a.Flags&unix.IFA_F_PERMANENT == 0 { // learned, not configured
+					con.step("net "+name+" slaac", nil, a.IPNet.String())
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func writeResolvConf(servers []string) error {

@@ -55,13 +55,16 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 		}
 		env := poolEnv(p, set, i)
 		pl.backends = append(pl.backends, "unix:"+path)
-		pl.members = append(pl.members, s.start(fmt.Sprintf("%s.%d", p.Name, i), func() *exec.Cmd {
+		m := s.start(fmt.Sprintf("%s.%d", p.Name, i), func() *exec.Cmd {
 			c := exec.Command("/init", launchArgs(set.StackSize, p.Path, p.Args)[1:]...)
 			c.Env = env
 			c.Stdin = ln
 			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: spec.AppUID, Gid: spec.AppUID}}
 			return c
-		}, func() error { return probeFastCGI(path) }))
+		}, func() error { return probeFastCGI(path) })
+		if m != nil {
+			pl.members = append(pl.members, m)
+		}
 	}
 	return pl
 }

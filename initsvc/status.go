@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,37 +24,8 @@ type status struct {
 	boot  time.Time
 }
 
-// Report is the status page's JSON.
-type Report struct {
-	Hostname      string          `json:"hostname"`
-	UptimeSeconds float64         `json:"uptime_seconds"`
-	MemTotalMiB   uint64          `json:"mem_total_mib"`
-	MemAvailMiB   uint64          `json:"mem_available_mib"`
-	Facts         tuning.Facts    `json:"facts"`
-	Pools         []PoolReport    `json:"pools"`
-	Services      []ServiceReport `json:"services"`
-}
-
-// PoolReport is one pool's decisions.
-type PoolReport struct {
-	Name     string          `json:"name"`
-	Settings tuning.Settings `json:"settings"`
-	Backends []string        `json:"backends"`
-}
-
-// ServiceReport is one supervised process.
-type ServiceReport struct {
-	Name       string   `json:"name"`
-	PID        int      `json:"pid"`
-	State      string   `json:"state"`
-	Restarts   int      `json:"restarts"`
-	LastExit   string   `json:"last_exit,omitempty"`
-	Threads    int      `json:"threads"`
-	RSSKiB     int      `json:"rss_kib"`
-	StackLimit string   `json:"stack_limit,omitempty"`
-	Output     []string `json:"last_output,omitempty"`
-}
-
+// serve answers every connection on the unix socket at path with the
+// report as JSON. Only the front end's group may connect.
 func (st *status) serve(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
@@ -72,26 +41,33 @@ func (st *status) serve(path string) error {
 	if err := os.Chmod(path, 0o660); err != nil {
 		return fmt.Errorf("setting the mode of %s: %w", path, err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", st.handle)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = json.NewEncoder(c).Encode(st.report())
+			c.Close()
+		}
+	}()
 	return nil
 }
 
-func (st *status) report() Report {
+func (st *status) report() spec.Report {
 	host, _ := os.Hostname()
-	r := Report{Hostname: host, UptimeSeconds: time.Since(st.boot).Seconds(), Facts: st.facts}
+	r := spec.Report{Hostname: host, UptimeSeconds: time.Since(st.boot).Seconds(), Facts: st.facts}
 	r.MemTotalMiB, r.MemAvailMiB = meminfoMiB("MemTotal:"), meminfoMiB("MemAvailable:")
 	for name, p := range st.pools {
-		r.Pools = append(r.Pools, PoolReport{Name: name, Settings: p.settings, Backends: p.backends})
+		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: p.settings, Backends: p.backends})
 	}
 	st.sup.mu.Lock()
 	svcs := append([]*service(nil), st.sup.svcs...)
 	st.sup.mu.Unlock()
 	for _, sv := range svcs {
 		sv.mu.Lock()
-		sr := ServiceReport{Name: sv.name, PID: sv.pid, State: sv.state, Restarts: sv.restarts, LastExit: sv.lastExit}
+		sr := spec.ServiceReport{Name: sv.name, PID: sv.pid, State: sv.state, Restarts: sv.restarts, LastExit: sv.lastExit}
 		sv.mu.Unlock()
 		if sr.PID > 0 {
 			sr.Threads = procStatusInt(sr.PID, "Threads:")
@@ -103,31 +79,6 @@ func (st *status) report() Report {
 	}
 	return r
 }
-
-func (st *status) handle(w http.ResponseWriter, req *http.Request) {
-	rep := st.report()
-	if strings.HasSuffix(req.URL.Path, ".json") || strings.Contains(req.Header.Get("Accept"), "application/json") {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = statusPage.Execute(w, rep)
-}
-
-var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Hostname}} status</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>
-<body><h1>{{.Hostname}}</h1>
-<p>up {{printf "%.0f" .UptimeSeconds}} s; memory {{.MemAvailMiB}} of {{.MemTotalMiB}} MiB available;
-{{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
-{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
-<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
-{{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
-{{end}}</table><p><a href="status.json">JSON</a></p></body></html>
-`))
 
 func meminfoMiB(key string) uint64 {
 	data, _ := os.ReadFile("/proc/meminfo")

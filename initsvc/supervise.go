@@ -50,6 +50,10 @@ func newSupervisor(con console) *supervisor {
 func (s *supervisor) start(name string, mk func() *exec.Cmd, ready func() error) *service {
 	sv := &service{name: name, cmd: mk, ready: ready, out: newRing(20), done: make(chan struct{}), state: "starting"}
 	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return nil
+	}
 	s.svcs = append(s.svcs, sv)
 	s.mu.Unlock()
 	go s.run(sv)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,7 +28,6 @@ func TestBootServesStatic(t *testing.T) {
 	start := time.Now()
 	g := tool.Boot(t, filepath.Join(out, "qemu-x86_64"))
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(90*time.Second))
-	g.Console.Expect(t, regexp.MustCompile(`^httpfront: listening`), qemu.Scaled(30*time.Second))
 
 	www := filepath.Join(tool.Src, "examples", "appliance", "www")
 	for _, f := range []struct{ url, file string }{
@@ -45,6 +45,23 @@ func TestBootServesStatic(t *testing.T) {
 		}
 	}
 	t.Logf("boot to verified HTTP: %.1f s", time.Since(start).Seconds())
+
+	// The example app answers through the front end's FastCGI routing.
+	if page := string(get(t, g.URL+"app/", qemu.Scaled(30*time.Second))); !strings.Contains(page, "fcgiapp") || !strings.Contains(page, "SCRIPT_NAME") {
+		t.Errorf("GET /app/ does not look like the example app's page:\n%s", page)
+	}
+	resp, err := http.PostForm(g.URL+"app/echo", url.Values{"greeting": {"hello from the host"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(echo), "hello from the host") {
+		t.Errorf("POST /app/echo: %s\n%s", resp.Status, echo)
+	}
+	if st := string(get(t, g.URL+".status", qemu.Scaled(10*time.Second))); !strings.Contains(st, "<td>fcgiapp.0</td>") || !strings.Contains(st, "<td>httpfront</td>") {
+		t.Errorf("status page lacks the services:\n%s", st)
+	}
 
 	if err := g.PowerOff(qemu.Scaled(60 * time.Second)); err != nil {
 		t.Fatalf("mkimage boot exited with %v after power-off (want status 0)", err)

@@ -39,6 +39,9 @@ type Options struct {
 	Programs []Program
 	Trees    []Tree
 	Files    []File
+	// HostFiles are host paths (files, symlinks, directories) copied to
+	// the same path in the image, e.g. /usr/share/zoneinfo/UTC.
+	HostFiles []string
 	// MTime is the modification time of every entry (SOURCE_DATE_EPOCH).
 	MTime uint64
 	// WorkDir holds build outputs; it must exist.
@@ -62,18 +65,18 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	img := newImage()
 	var res Result
 	for _, p := range o.Programs {
-		src := p.File
-		if p.Package != "" {
-			var err error
-			if src, err = buildGo(ctx, p, o.GOARCH, o.WorkDir); err != nil {
-				return res, err
-			}
-		}
-		n, err := img.addFile(p.Target, src, 0o755)
+		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir)
 		if err != nil {
 			return res, err
 		}
 		res.Entries = append(res.Entries, Entry{Target: p.Target, Bytes: n})
+	}
+	for _, h := range o.HostFiles {
+		n, err := img.addHostPath(h)
+		if err != nil {
+			return res, err
+		}
+		res.Entries = append(res.Entries, Entry{Target: h, Bytes: n})
 	}
 	for _, t := range o.Trees {
 		n, err := img.addTree(t.Source, t.Target)
@@ -101,8 +104,41 @@ type image struct {
 
 func newImage() *image { return &image{recs: map[string]cpio.Record{}} }
 
+// addProgram builds or copies one program; a prebuilt dynamic executable
+// brings its loader and shared libraries. It returns the bytes added.
+func (im *image) addProgram(ctx context.Context, p Program, goarch, work string) (int64, error) {
+	src := p.File
+	if p.Package != "" {
+		var err error
+		if src, err = buildGo(ctx, p, goarch, work); err != nil {
+			return 0, err
+		}
+	}
+	total, err := im.addFile(p.Target, src, 0o755)
+	if err != nil || p.Package != "" {
+		return total, err
+	}
+	libs, err := sharedLibs(src, goarch)
+	if err != nil {
+		return total, err
+	}
+	for _, l := range libs {
+		if _, ok := im.recs[cleanName(l)]; ok {
+			continue
+		}
+		n, err := im.addHostPath(l)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func cleanName(name string) string { return strings.TrimPrefix(path.Clean("/"+name), "/") }
+
 func (im *image) add(r cpio.Record) {
-	r.Name = strings.TrimPrefix(path.Clean("/"+r.Name), "/")
+	r.Name = cleanName(r.Name)
 	im.mkdirs(path.Dir(r.Name))
 	im.recs[r.Name] = r
 }

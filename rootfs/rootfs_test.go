@@ -139,3 +139,30 @@ func TestBadTree(t *testing.T) {
 }
 
 func timeVal(sec int64) time.Time { return time.Unix(sec, 0) }
+
+// A dynamic host executable brings its loader and libraries.
+func TestHostBinaryLibs(t *testing.T) {
+	if _, err := os.Stat("/lib64/ld-linux-x86-64.so.2"); err != nil {
+		t.Skip("not an x86_64 glibc host")
+	}
+	out := build(t, Options{
+		GOARCH:    "amd64",
+		Programs:  []Program{{Name: "ls", File: "/bin/ls", Target: "/bin/ls"}},
+		HostFiles: []string{"/usr/share/zoneinfo/UTC"},
+		WorkDir:   t.TempDir(),
+	})
+	names := map[string]bool{}
+	for _, r := range records(t, out) {
+		names[r.Name] = true
+	}
+	for _, want := range []string{"bin/ls", "lib64/ld-linux-x86-64.so.2", "lib/x86_64-linux-gnu/libc.so.6", "usr/share/zoneinfo/UTC"} {
+		if !names[want] {
+			t.Errorf("%s missing from the image", want)
+		}
+	}
+	var buf bytes.Buffer
+	_, err := Build(context.Background(), Options{GOARCH: "arm64", Programs: []Program{{Name: "ls", File: "/bin/ls", Target: "/bin/ls"}}, WorkDir: t.TempDir()}, &buf)
+	if err == nil || !strings.Contains(err.Error(), "board needs") {
+		t.Errorf("an amd64 binary for an arm64 board: err = %v", err)
+	}
+}

@@ -1,18 +1,61 @@
 package spec
 
-// Front is httpfront's configuration.
+// Front is httpfront's configuration. Zero values mean the documented
+// defaults, so a spec written by an older build still works.
 type Front struct {
 	Listen  string   `json:"listen"`
 	Root    string   `json:"root"`
 	Index   []string `json:"index,omitempty"`
 	Aliases []Alias  `json:"aliases,omitempty"`
 	Apps    []App    `json:"apps,omitempty"`
+
+	// DirListing serves an HTML listing of directories without an index
+	// file (off by default, like lighttpd's dir-listing.activate).
+	DirListing bool `json:"dir_listing,omitempty"`
+	// CacheControl rules, first match wins; none means no Cache-Control.
+	CacheControl []CacheRule `json:"cache_control,omitempty"`
+	// AccessLog is "stdout" (the default when empty) or "off".
+	AccessLog string `json:"access_log,omitempty"`
+
+	// Server limits and timeouts (milliseconds; 0 = default).
+	ReadHeaderTimeoutMS int   `json:"read_header_timeout_ms,omitempty"` // default 10 s
+	ReadBodyTimeoutMS   int   `json:"read_body_timeout_ms,omitempty"`   // per read, default 30 s
+	WriteTimeoutMS      int   `json:"write_timeout_ms,omitempty"`       // per write, default 30 s
+	IdleTimeoutMS       int   `json:"idle_timeout_ms,omitempty"`        // default 60 s
+	MaxHeaderBytes      int   `json:"max_header_bytes,omitempty"`       // default 16 KiB (431 above)
+	MaxBodyBytes        int64 `json:"max_body_bytes,omitempty"`         // default 64 MiB (413 above)
+	// TempDir receives request bodies of unknown length (chunked) before
+	// they go to an app; default the system temp dir.
+	TempDir string `json:"temp_dir,omitempty"`
+
+	// TLS: when TLSCert and TLSKey are set the front end also serves
+	// HTTPS (with HTTP/2) on TLSListen (default ":443").
+	TLSListen string `json:"tls_listen,omitempty"`
+	TLSCert   string `json:"tls_cert,omitempty"`
+	TLSKey    string `json:"tls_key,omitempty"`
+
+	// FastCGI holds the defaults every App starts from.
+	FastCGI FastCGI `json:"fastcgi,omitzero"`
+
+	// Status, when its Path is set, serves init's status page.
+	Status StatusPage `json:"status,omitzero"`
 }
 
 // Alias maps a URL prefix to a directory inside the image.
 type Alias struct {
 	Prefix string `json:"prefix"`
 	Dir    string `json:"dir"`
+	// Host, when set, is a regular expression the request's host (without
+	// port) must match (lighttpd's $HTTP["host"] =~ "...").
+	Host string `json:"host,omitempty"`
+}
+
+// CacheRule sets Cache-Control for static files whose URL path starts with
+// Prefix and, when Ext is set, ends with one of its extensions (".css").
+type CacheRule struct {
+	Prefix string   `json:"prefix"`
+	Ext    []string `json:"ext,omitempty"`
+	Value  string   `json:"value"`
 }
 
 // App routes a URL prefix to FastCGI backends.
@@ -22,7 +65,39 @@ type App struct {
 	// Pool names the init-managed pool serving this app; init fills
 	// Backends from it at boot.
 	Pool       string   `json:"pool,omitempty"`
-	Backends   []string `json:"backends"` // unix:/path or tcp:host:port
+	Backends   []string `json:"backends"` // unix:/path, tcp:host:port or a bare /path
 	CheckLocal bool     `json:"check_local,omitempty"`
 	Env        []string `json:"env,omitempty"`
+	// Mode is "responder" (default) or "authorizer" (the app decides, the
+	// front end then serves the static file).
+	Mode string `json:"mode,omitempty"`
+	// Host, when set, is a regular expression the request's host must
+	// match for this app to be used.
+	Host string `json:"host,omitempty"`
+	// FastCGI overrides the front end's defaults; zero fields inherit.
+	FastCGI FastCGI `json:"fastcgi,omitzero"`
+}
+
+// FastCGI are the client-side settings of an app's backends.
+type FastCGI struct {
+	ConnectTimeoutMS  int `json:"connect_timeout_ms,omitempty"`  // default 2 s
+	ResponseTimeoutMS int `json:"response_timeout_ms,omitempty"` // default 60 s (504)
+	// DownTimeMS is how long a backend that refused a connection is left
+	// out of the rotation; default 1 s.
+	DownTimeMS int `json:"down_time_ms,omitempty"`
+	// KeepConn reuses backend connections (FCGI_KEEP_CONN): "on", "off"
+	// or "" for the default, off: reuse is faster but hangs apps that
+	// serve one connection at a time (see httpfront's package doc).
+	KeepConn string `json:"keep_conn,omitempty"`
+	// XSendfile lists directories the app may send files from with an
+	// X-Sendfile response header; empty disables X-Sendfile.
+	XSendfile []string `json:"x_sendfile,omitempty"`
+}
+
+// StatusPage exposes init's status report (StatusSocket) on the front end
+// at Path, to clients whose address is inside one of Allow.
+type StatusPage struct {
+	Path   string   `json:"path"`
+	Socket string   `json:"socket"`
+	Allow  []string `json:"allow"` // CIDRs
 }

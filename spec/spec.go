@@ -31,21 +31,25 @@ type Init struct {
 	Hostname string `json:"hostname"`
 	// Modules are kernel modules to load, in order, by name; their files and
 	// modules.dep are under /lib/modules/VERSION.
-	Modules  []string  `json:"modules,omitempty"`
-	Network  Network   `json:"network"`
-	Services []Service `json:"services"`
+	Modules  []string    `json:"modules,omitempty"`
+	Network  []Interface `json:"network"`
+	Services []Service   `json:"services"`
 	// Pools are FastCGI programs that init spawns with a listening socket
 	// on fd 0 (lighttpd's bin-path style).
 	Pools []Pool `json:"pools,omitempty"`
 }
 
-// Network is the interface configuration.
-type Network struct {
-	Interface string   `json:"interface"` // "" means the first real NIC
-	DHCP      bool     `json:"dhcp"`
-	Address   string   `json:"address,omitempty"` // CIDR, e.g. 10.0.2.15/24
-	Gateway   string   `json:"gateway,omitempty"`
-	DNS       []string `json:"dns,omitempty"`
+// Interface is one network interface's configuration.
+type Interface struct {
+	Name        string   `json:"name"` // "" means the first real NIC
+	DHCP        bool     `json:"dhcp"`
+	Addresses   []string `json:"addresses,omitempty"` // CIDR, v4 or v6
+	Gateway     string   `json:"gateway,omitempty"`
+	Gateway6    string   `json:"gateway6,omitempty"`
+	DNS         []string `json:"dns,omitempty"`
+	MTU         int      `json:"mtu,omitempty"`
+	SLAAC       bool     `json:"slaac"`
+	LinkTimeout string   `json:"link_timeout,omitempty"`
 }
 
 // Service is a long-running program init starts and supervises.

@@ -21,6 +21,8 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 	accel := fs.String("accel", "", "kvm, tcg or auto (default: $MKIMAGE_ACCEL, else auto: KVM only if a probe boot works)")
 	mem := fs.Int("m", 0, "guest memory in MiB (default: the board's)")
 	smp := fs.Int("smp", 0, "guest CPUs (default: the board's)")
+	var extra stringList
+	fs.Var(&extra, "qemu-arg", "extra QEMU argument (repeatable), e.g. -qemu-arg=-device -qemu-arg=...")
 	diskOpts := bootDiskFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -30,7 +32,7 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	opts := qemu.Options{
-		Accel: *accel, Memory: *mem, SMP: *smp, HostPort: *port, Console: out,
+		Accel: *accel, Memory: *mem, SMP: *smp, HostPort: *port, Console: out, ExtraArgs: extra,
 	}
 	if err := diskOpts(&opts); err != nil {
 		return err
@@ -100,3 +102,9 @@ func exitStatus(err error) error {
 	}
 	return err
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

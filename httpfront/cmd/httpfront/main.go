@@ -1,16 +1,21 @@
 // Command httpfront runs the front end on the address in its config file.
-// Inside the appliance init starts it with -config /etc/mkimage/front.json;
-// on a host it can serve any spec file for testing.
+// Inside the appliance init starts it with -config /etc/mkimage/front.json
+// (or /run/mkimage/front.json, with the pools' backends filled in); on a
+// host it serves any spec file for testing:
+//
+//	httpfront -config front.json -listen 127.0.0.1:8080
+//
+// SIGHUP re-reads the config and switches to it without closing the
+// listening sockets (requests in flight finish on the old config); SIGTERM
+// or SIGINT stops gracefully.
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,22 +28,38 @@ import (
 func main() {
 	cfgPath := flag.String("config", spec.FrontPath, "front end spec (JSON)")
 	listen := flag.String("listen", "", "override the listen address")
+	tlsListen := flag.String("tls-listen", "", "override the HTTPS listen address")
+	grace := flag.Duration("grace", 10*time.Second, "time in-flight requests get on SIGTERM")
 	flag.Parse()
-	if err := run(*cfgPath, *listen); err != nil {
+	if err := run(*cfgPath, *listen, *tlsListen, *grace); err != nil {
 		fmt.Fprintln(os.Stderr, "httpfront:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, listen string) error {
+func load(path, listen, tlsListen string) (spec.Front, error) {
 	var cfg spec.Front
-	if err := spec.Load(cfgPath, &cfg); err != nil {
-		return err
+	if err := spec.Load(path, &cfg); err != nil {
+		return cfg, err
 	}
 	if listen != "" {
 		cfg.Listen = listen
 	}
-	h, err := httpfront.New(cfg)
+	if tlsListen != "" {
+		cfg.TLSListen = tlsListen
+	}
+	if cfg.TLSListen == "" {
+		cfg.TLSListen = ":443"
+	}
+	return cfg, nil
+}
+
+func run(cfgPath, listen, tlsListen string, grace time.Duration) error {
+	cfg, err := load(cfgPath, listen, tlsListen)
+	if err != nil {
+		return err
+	}
+	srv, err := httpfront.NewServer(cfg, httpfront.ServerOptions{})
 	if err != nil {
 		return err
 	}
@@ -46,23 +67,43 @@ func run(cfgPath, listen string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          log.New(os.Stderr, "", 0),
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Printf("httpfront: listening on %s, serving %s", ln.Addr(), cfg.Root)
+	if cfg.TLSCert != "" && cfg.TLSKey != "" {
+		tln, err := net.Listen("tcp", cfg.TLSListen)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.TLSListen, err)
+		}
+		go func() { errc <- srv.ServeTLS(tln) }()
+		log.Printf("httpfront: HTTPS on %s", tln.Addr())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	fmt.Printf("listening on %s, serving %s\n", ln.Addr(), cfg.Root)
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				reload(srv, cfgPath, listen, tlsListen)
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), grace)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		}
 	}
-	return nil
+}
+
+func reload(srv *httpfront.Server, cfgPath, listen, tlsListen string) {
+	cfg, err := load(cfgPath, listen, tlsListen)
+	if err == nil {
+		err = srv.Reload(cfg)
+	}
+	if err != nil {
+		log.Printf("httpfront: SIGHUP: keeping the old config: %v", err)
+		return
+	}
+	log.Printf("httpfront: SIGHUP: reloaded %s", cfgPath)
 }

@@ -1,0 +1,111 @@
+#!/bin/sh
+# bench/front.sh: httpfront vs lighttpd 1.4 (Debian) on loopback, with wrk.
+#
+#   static 1 KiB and 1 MiB files, keep-alive, 64 connections;
+#   FastCGI /app/hello through each server to the same pool of two
+#   examples/fcgiapp processes on unix sockets (httpfront with and without
+#   FCGI_KEEP_CONN).
+#
+# Prints req/s, p50 and p99 for each, and httpfront/lighttpd ratios.
+# Neither server writes an access log. Usage: bench/front.sh [seconds]
+set -eu
+DUR=${1:-5}
+CONNS=64
+cd "$(dirname "$0")/.."
+for bin in wrk lighttpd go; do
+	command -v "$bin" >/dev/null || { echo "front.sh: $bin is missing" >&2; exit 1; }
+done
+
+W=$(mktemp -d /tmp/frontbench.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$W/www"
+head -c 1024 /dev/urandom >"$W/www/1k.bin"
+head -c 1048576 /dev/urandom >"$W/www/1m.bin"
+echo "<h1>bench</h1>" >"$W/www/index.html"
+
+go build -o "$W/httpfront" ./httpfront/cmd/httpfront
+go build -o "$W/fcgiapp" ./examples/fcgiapp
+
+start() { # start CMD... in the background, remember its PID
+	"$@" >"$W/log.$$.$(basename "$1")" 2>&1 &
+	PIDS="$PIDS $!"
+}
+waitport() {
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$1/index.html"; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "port $1 never came up" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+waitsock() {
+	i=0
+	until [ -S "$1" ]; do
+		i=$((i + 1)); [ $i -lt 100 ] || { echo "socket $1 never came up" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+for i in 0 1; do
+	FCGI_LISTEN="$W/app.$i.sock" start "$W/fcgiapp"
+	waitsock "$W/app.$i.sock"
+done
+
+sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
+	bench/front/lighttpd.conf >"$W/lighttpd.conf"
+for k in off on; do
+	sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
+		-e "s|@KEEP@|$k|g" bench/front/front.json >"$W/front-$k.json"
+done
+
+start lighttpd -D -f "$W/lighttpd.conf"
+start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18091
+start "$W/httpfront" -config "$W/front-on.json" -listen 127.0.0.1:18092
+waitport 18090; waitport 18091; waitport 18092
+
+# run NAME URL: prints "req/s p50 p99" (latencies in ms)
+run() {
+	wrk -t2 -c$CONNS -d1s "$2" >/dev/null 2>&1 # warm up
+	wrk -t2 -c$CONNS -d"${DUR}s" --latency "$2" >"$W/wrk.out" 2>&1
+	awk '
+		function ms(v) {
+			if (v ~ /us$/) return substr(v, 1, length(v)-2) / 1000
+			if (v ~ /ms$/) return substr(v, 1, length(v)-2) + 0
+			if (v ~ /s$/) return substr(v, 1, length(v)-1) * 1000
+			return v
+		}
+		/Requests\/sec/ { rps = $2 }
+		$1 == "50%" { p50 = ms($2) }
+		$1 == "99%" { p99 = ms($2) }
+		/Non-2xx/ { bad = $NF }
+		END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, (bad == "" ? 0 : bad) }
+	' "$W/wrk.out"
+}
+
+printf "%-22s %-14s %10s %9s %9s %6s\n" test server "req/s" "p50 ms" "p99 ms" non2xx
+line() { printf "%-22s %-14s %10s %9s %9s %6s\n" "$1" "$2" $3; }
+ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-22s ratio httpfront/lighttpd = %.2fx\n", n, a / b }'; }
+
+bench() { # bench NAME PATH FRONTPORT...
+	name=$1 path=$2
+	l=$(run lighttpd "http://127.0.0.1:18090$path")
+	line "$name" lighttpd "$l"
+	f=$(run httpfront "http://127.0.0.1:18091$path")
+	line "$name" httpfront "$f"
+	ratio "${f%% *}" "${l%% *}" "$name"
+	if [ "${3:-}" = keep ]; then
+		k=$(run httpfront "http://127.0.0.1:18092$path")
+		line "$name" "httpfront+kc" "$k"
+		ratio "${k%% *}" "${l%% *}" "$name (keep_conn)"
+	fi
+}
+
+bench "static 1 KiB" /1k.bin
+bench "static 1 MiB" /1m.bin
+bench "fastcgi hello" /app/hello keep

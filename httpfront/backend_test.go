@@ -1,0 +1,190 @@
+package httpfront
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mkimage/mkimage/fcgiserver/record"
+)
+
+// sockDir returns a short directory for unix sockets (paths are limited
+// to 108 bytes).
+func sockDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "hf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// goBackend runs h under Go's net/http/fcgi on a unix socket and returns
+// its backend address.
+func goBackend(t testing.TB, dir, name string, h http.Handler) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".sock")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go fcgi.Serve(ln, h)
+	return "unix:" + p
+}
+
+// envHandler answers with the CGI variables it got, one NAME=value per
+// line, sorted, then the body it read.
+func envHandler(tag string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		env := fcgi.ProcessEnv(r)
+		var lines []string
+		for k, v := range env {
+			lines = append(lines, k+"="+v)
+		}
+		lines = append(lines,
+			"METHOD="+r.Method, "URL="+r.URL.String(), "HOST="+r.Host,
+			"PROXY="+r.Header.Get("Proxy"), "X_TEST="+r.Header.Get("X-Test"),
+			"CL="+fmt.Sprint(r.ContentLength), "BACKEND="+tag)
+		sort.Strings(lines)
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Backend", tag)
+		fmt.Fprintf(w, "%s\nBODY=%s", strings.Join(lines, "\n"), body)
+	})
+}
+
+// rawBackend is a FastCGI peer written against the record layer, to make
+// it misbehave on purpose. serve gets each connection after the request
+// (params and stdin) was read.
+func rawBackend(t testing.TB, dir, name string, serve func(c net.Conn, w *record.Writer, params map[string]string)) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".sock")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				params, err := readRequest(c)
+				if err != nil {
+					return
+				}
+				serve(c, record.NewWriter(c), params)
+			}()
+		}
+	}()
+	return "unix:" + p
+}
+
+func readRequest(c net.Conn) (map[string]string, error) {
+	rd := record.NewReader(c)
+	params := map[string]string{}
+	var enc []byte
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			return nil, err
+		}
+		switch rec.Type {
+		case record.TypeParams:
+			if len(rec.Content) == 0 {
+				pairs, err := record.ParsePairs(enc)
+				if err != nil {
+					return nil, err
+				}
+				for _, p := range pairs {
+					params[p.Name] = p.Value
+				}
+			}
+			enc = append(enc, rec.Content...)
+		case record.TypeStdin:
+			if len(rec.Content) == 0 {
+				return params, nil
+			}
+		}
+	}
+}
+
+// reply writes a complete response.
+func reply(w *record.Writer, stdout, stderr string) error {
+	if stderr != "" {
+		w.WriteStream(record.TypeStderr, 1, []byte(stderr))
+	}
+	w.WriteStream(record.TypeStdout, 1, []byte(stdout))
+	w.CloseStream(record.TypeStdout, 1)
+	w.WriteEndRequest(1, 0, record.StatusRequestComplete)
+	return w.Flush()
+}
+
+// counter counts calls of a handler.
+type counter struct {
+	n atomic.Int64
+	h http.Handler
+}
+
+func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.n.Add(1)
+	c.h.ServeHTTP(w, r)
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+var errPeerMissing = errors.New("peer missing")
+
+// needPeer skips when a Debian peer is missing, unless
+// MKIMAGE_REQUIRE_PEERS=1 (CI), where it fails.
+func needPeer(t testing.TB, bin string) string {
+	t.Helper()
+	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"} {
+		if p := filepath.Join(dir, bin); fileExists(p) {
+			return p
+		}
+	}
+	if os.Getenv("MKIMAGE_REQUIRE_PEERS") == "1" {
+		t.Fatalf("%s: %v (MKIMAGE_REQUIRE_PEERS=1)", bin, errPeerMissing)
+	}
+	t.Skipf("%s not installed", bin)
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// echoParams answers with the request's params, one NAME=value a line.
+func echoParams(c net.Conn, w *record.Writer, params map[string]string) {
+	var lines []string
+	for k, v := range params {
+		lines = append(lines, k+"="+v)
+	}
+	sort.Strings(lines)
+	reply(w, "Content-Type: text/plain\r\n\r\n"+strings.Join(lines, "\n"), "")
+}

@@ -1,0 +1,160 @@
+package httpfront
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/mkimage/mkimage/spec"
+)
+
+// Server runs a Front on one or two listeners (HTTP, and HTTPS with
+// HTTP/2 when the spec has a certificate), with the spec's timeouts and
+// limits, an access log, graceful reload and graceful stop.
+type Server struct {
+	cfg          spec.Front
+	opt          Options
+	cur          atomic.Pointer[Front]
+	log          *accessLog
+	writeTimeout time.Duration
+	bodyTimeout  time.Duration
+	servers      []*http.Server
+}
+
+// ServerOptions are the Server's settings that do not come from the spec.
+type ServerOptions struct {
+	Options
+	// AccessLog receives the access log; default os.Stdout. The spec's
+	// access_log = "off" disables it.
+	AccessLog io.Writer
+	// ErrorLog receives the HTTP server's own errors; default stderr.
+	ErrorLog *log.Logger
+}
+
+// NewServer builds the front end for cfg.
+func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
+	f, err := NewWithOptions(cfg, so.Options)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, opt: so.Options,
+		writeTimeout: ms(cfg.WriteTimeoutMS, 30*time.Second),
+		bodyTimeout:  ms(cfg.ReadBodyTimeoutMS, 30*time.Second),
+	}
+	s.cur.Store(f)
+	if cfg.AccessLog != "off" {
+		w := so.AccessLog
+		if w == nil {
+			w = os.Stdout
+		}
+		s.log = newAccessLog(w)
+	}
+	errLog := so.ErrorLog
+	if errLog == nil {
+		errLog = log.New(os.Stderr, "httpfront: ", 0)
+	}
+	maxHeader := cfg.MaxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = defaultMaxHeader
+	}
+	for range 2 {
+		s.servers = append(s.servers, &http.Server{
+			Handler:           s,
+			ReadHeaderTimeout: ms(cfg.ReadHeaderTimeoutMS, 10*time.Second),
+			IdleTimeout:       ms(cfg.IdleTimeoutMS, 60*time.Second),
+			MaxHeaderBytes:    maxHeader,
+			ErrorLog:          errLog,
+		})
+	}
+	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	return s, nil
+}
+
+// Serve serves plain HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.servers[0].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving HTTP: %w", err)
+	}
+	return nil
+}
+
+// ServeTLS serves HTTPS (HTTP/2 and HTTP/1.1) on ln with the spec's
+// certificate until Shutdown.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+		return errors.New("serving HTTPS: the spec has no tls_cert/tls_key")
+	}
+	if err := s.servers[1].ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving HTTPS: %w", err)
+	}
+	return nil
+}
+
+// Reload switches to a front end built from cfg. Requests in flight finish
+// on the old one, which is closed after them; listeners, server timeouts
+// and TLS files stay as they were at start.
+func (s *Server) Reload(cfg spec.Front) error {
+	f, err := NewWithOptions(cfg, s.opt)
+	if err != nil {
+		return fmt.Errorf("reloading: %w", err)
+	}
+	old := s.cur.Swap(f)
+	go old.Close()
+	return nil
+}
+
+// Shutdown stops accepting, waits for requests in flight (up to ctx),
+// then releases the front end and flushes the access log.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	s.cur.Load().Close()
+	if s.log != nil {
+		s.log.close()
+	}
+	return errors.Join(errs...)
+}
+
+// acquire returns the current front end, read-locked so that a reload
+// closes it only after this request.
+func (s *Server) acquire() *Front {
+	for {
+		f := s.cur.Load()
+		f.mu.RLock()
+		if !f.closed {
+			return f
+		}
+		f.mu.RUnlock()
+	}
+}
+
+// ServeHTTP applies per-request deadlines, routes through the current
+// front end and logs.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := s.acquire()
+	defer f.mu.RUnlock()
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	_ = rc.SetWriteDeadline(now.Add(s.writeTimeout))
+	if r.ContentLength != 0 {
+		_ = rc.SetReadDeadline(now.Add(s.bodyTimeout))
+	}
+	if s.log == nil {
+		f.ServeHTTP(w, r)
+		return
+	}
+	lw := &logWriter{ResponseWriter: w}
+	defer func() { s.log.log(r, lw.status, lw.size, now) }()
+	f.ServeHTTP(lw, r)
+}

@@ -1,0 +1,112 @@
+package httpfront
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mkimage/mkimage/spec"
+)
+
+// statusRoute renders init's status report (JSON read from a unix socket)
+// as HTML at Path and as JSON at Path + ".json", for allowed clients only.
+type statusRoute struct {
+	path   string
+	socket string
+	allow  []netip.Prefix
+}
+
+func newStatusRoute(s spec.StatusPage) (*statusRoute, error) {
+	r := &statusRoute{path: s.Path, socket: s.Socket}
+	if r.socket == "" {
+		r.socket = spec.StatusSocket
+	}
+	allow := s.Allow
+	if len(allow) == 0 {
+		allow = []string{"127.0.0.0/8", "::1/128"}
+	}
+	for _, a := range allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, fmt.Errorf("status page: allow %q: %w", a, err)
+		}
+		r.allow = append(r.allow, p.Masked())
+	}
+	return r, nil
+}
+
+func (s *statusRoute) matches(p string) bool { return p == s.path || p == s.path+".json" }
+
+func (s *statusRoute) allowed(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *statusRoute) serve(w http.ResponseWriter, r *http.Request, p string) {
+	if !s.allowed(r.RemoteAddr) {
+		http.Error(w, "403 forbidden", http.StatusForbidden)
+		return
+	}
+	rep, err := s.fetch()
+	if err != nil {
+		http.Error(w, "502 status unavailable: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if strings.HasSuffix(p, ".json") {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = statusPage.Execute(w, struct {
+		spec.Report
+		JSON string
+	}{rep, s.path + ".json"})
+}
+
+func (s *statusRoute) fetch() (spec.Report, error) {
+	var rep spec.Report
+	c, err := net.DialTimeout("unix", s.socket, 2*time.Second)
+	if err != nil {
+		return rep, fmt.Errorf("connecting to init: %w", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := json.NewDecoder(c).Decode(&rep); err != nil {
+		return rep, fmt.Errorf("reading init's report: %w", err)
+	}
+	return rep, nil
+}
+
+var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Hostname}} status</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>
+<body><h1>{{.Hostname}}</h1>
+<p>up {{printf "%.0f" .UptimeSeconds}} s; memory {{.MemAvailMiB}} of {{.MemTotalMiB}} MiB available;
+{{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
+{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
+<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
+{{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
+{{end}}</table><p><a href="{{.JSON}}">JSON</a></p></body></html>
+`))

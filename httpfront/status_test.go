@@ -1,0 +1,66 @@
+package httpfront
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mkimage/mkimage/spec"
+)
+
+func TestStatusRoute(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "status.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = json.NewEncoder(c).Encode(spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}}})
+			c.Close()
+		}
+	}()
+	root := t.TempDir()
+	f, err := New(spec.Front{Root: root, Status: spec.StatusPage{Path: "/.status", Socket: sock, Allow: []string{"10.0.2.2/32"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tests := []struct {
+		path, remote string
+		code         int
+		body         string
+	}{
+		{"/.status", "10.0.2.2:5555", 200, "<td>app.0</td><td>42</td><td>ready</td><td>3</td>"},
+		{"/.status.json", "10.0.2.2:5555", 200, `"restarts": 3`},
+		{"/.status", "10.0.2.3:5555", 403, "forbidden"},
+		{"/.status.json", "[::ffff:10.0.2.2]:1", 200, `"hostname": "box"`},
+		{"/.statusx", "10.0.2.2:5555", 404, ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.path, nil)
+		r.RemoteAddr = tt.remote
+		w := httptest.NewRecorder()
+		f.ServeHTTP(w, r)
+		if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.body) {
+			t.Errorf("%s from %s: %d %q", tt.path, tt.remote, w.Code, w.Body.String())
+		}
+	}
+	ln.Close()
+	r := httptest.NewRequest("GET", "/.status", nil)
+	r.RemoteAddr = "10.0.2.2:1"
+	w := httptest.NewRecorder()
+	f.ServeHTTP(w, r)
+	if w.Code != http.StatusBadGateway {
+		t.Errorf("init gone: %d", w.Code)
+	}
+}

@@ -1,0 +1,37 @@
+package spec
+
+import "github.com/mkimage/mkimage/tuning"
+
+// The status report init writes to anyone who connects to StatusSocket
+// (as JSON, then it closes the connection); the front end renders it.
+
+// Report is the status page's JSON.
+type Report struct {
+	Hostname      string          `json:"hostname"`
+	UptimeSeconds float64         `json:"uptime_seconds"`
+	MemTotalMiB   uint64          `json:"mem_total_mib"`
+	MemAvailMiB   uint64          `json:"mem_available_mib"`
+	Facts         tuning.Facts    `json:"facts"`
+	Pools         []PoolReport    `json:"pools"`
+	Services      []ServiceReport `json:"services"`
+}
+
+// PoolReport is one pool's decisions.
+type PoolReport struct {
+	Name     string          `json:"name"`
+	Settings tuning.Settings `json:"settings"`
+	Backends []string        `json:"backends"`
+}
+
+// ServiceReport is one supervised process.
+type ServiceReport struct {
+	Name       string   `json:"name"`
+	PID        int      `json:"pid"`
+	State      string   `json:"state"`
+	Restarts   int      `json:"restarts"`
+	LastExit   string   `json:"last_exit,omitempty"`
+	Threads    int      `json:"threads"`
+	RSSKiB     int      `json:"rss_kib"`
+	StackLimit string   `json:"stack_limit,omitempty"`
+	Output     []string `json:"last_output,omitempty"`
+}
