@@ -70,12 +70,12 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 	}
 	if b.Disk.EFIArch != "" {
 		if s.EFIStub, err = disk.FindEFIStub(ctx, b.Disk.EFIArch, opts.Progress); err != nil {
-			return err
+			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
 	}
 	if b.Disk.Layout == board.LayoutPC {
 		if s.GRUB, err = disk.MakeGRUB(ctx, 2); err != nil {
-			return err
+			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
 	}
 	lay, err := disk.Write(ctx, filepath.Join(dir, DiskFile), s)

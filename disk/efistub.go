@@ -69,14 +69,12 @@ func stubCache(arch string) string {
 // apt-get, using package lists of its own (no dpkg architecture is added
 // to the system), and unpacks it into dir.
 func fetchStub(ctx context.Context, deb, dir string) error {
-	work, err := os.MkdirTemp(filepath.Dir(dir)+"", "stub-")
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(filepath.Dir(dir), "fetch-")
 	if err != nil {
-		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-			return err
-		}
-		if work, err = os.MkdirTemp(filepath.Dir(dir), "stub-"); err != nil {
-			return err
-		}
+		return err
 	}
 	defer os.RemoveAll(work)
 	for _, d := range []string{"lists/partial", "cache/archives/partial"} {
@@ -107,11 +105,16 @@ func fetchStub(ctx context.Context, deb, dir string) error {
 	if len(debs) != 1 {
 		return fmt.Errorf("apt-get download left %d packages", len(debs))
 	}
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
-	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], tmp).CombinedOutput(); err != nil {
+	root := filepath.Join(work, "root")
+	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", debs[0], root).CombinedOutput(); err != nil {
 		return fmt.Errorf("dpkg-deb -x: %w: %s", err, out)
 	}
-	os.RemoveAll(dir)
-	return os.Rename(tmp, dir)
+	// Another build may have fetched it meanwhile: either copy will do.
+	if err := os.Rename(root, dir); err != nil {
+		if _, serr := os.Stat(dir); serr == nil {
+			return nil
+		}
+		return err
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -34,8 +35,8 @@ func chooseAccel(ctx context.Context, b board.Board, m *manifest.Manifest, dir, 
 	default:
 		return "", fmt.Errorf("accelerator %q: use kvm, tcg or auto", want)
 	}
-	if _, err := os.Stat("/dev/kvm"); err != nil {
-		return "tcg", nil
+	if _, err := os.Stat("/dev/kvm"); err != nil || b.GOARCH != runtime.GOARCH {
+		return "tcg", nil // no KVM, or another architecture than the host's
 	}
 	cache := probeCachePath(b, m)
 	if data, err := os.ReadFile(cache); err == nil {
