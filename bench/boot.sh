@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/boot.sh [N]: build the example appliance once, boot it N times (default 5) under QEMU and
 # print the median wall time from QEMU start to the first HTTP 200, plus the initramfs size.
+# Then the same for the disk images: x86_64 under SeaBIOS and OVMF, aarch64 direct and under
+# AAVMF (BENCH_DISK=0 skips them; BENCH_DISK_N boots each, default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -32,3 +34,40 @@ median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%
 size=$(stat -c %s "$img/initramfs.cpio.zst")
 printf 'median QEMU start -> first HTTP 200: %s s over %d boots\n' "$median" "$N"
 printf 'initramfs: %d bytes (%.2f MiB); build: %.1f s\n' "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"
+
+# boot_median NAME N IMG [BOOT ARGS...]: median of N boots' "answered 200 after" times.
+boot_median() {
+  local name=$1 n=$2 img=$3; shift 3
+  local ts=() i log pid t
+  for i in $(seq "$n"); do
+    log="$work/$name$i.log"
+    "$work/mkimage" boot "$@" "$img" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1200); do
+      grep -q 'answered 200 after' "$log" && break
+      sleep 0.1
+    done
+    t=$(grep -o 'answered 200 after [0-9.]*' "$log" | awk '{print $4}')
+    kill -INT "$pid"; wait "$pid" || true
+    [ -n "$t" ] || { echo "$name boot $i: no HTTP 200"; cat "$log"; exit 1; }
+    ts+=("$t")
+  done
+  printf '%-22s median QEMU start -> first HTTP 200: %s s over %d boots (%s)\n' "$name" \
+    "$(printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')" "$n" "${ts[*]}"
+}
+
+if [ "${BENCH_DISK:-1}" != 0 ]; then
+  DN=${BENCH_DISK_N:-3}
+  cp --sparse=always "$img/disk.img" "$work/pc.img"
+  boot_median "x86_64 disk SeaBIOS" "$DN" "$img" -boot bios -disk "$work/pc.img" -snapshot
+  boot_median "x86_64 disk OVMF" "$DN" "$img" -boot uefi -disk "$work/pc.img" -snapshot
+  printf 'x86_64 disk.img: %d bytes (%.1f MiB apparent)\n' "$(stat -c %s "$img/disk.img")" "$(echo "$(stat -c %s "$img/disk.img")/1048576" | bc -l)"
+  if command -v qemu-system-aarch64 >/dev/null; then
+    sed 's/^board = .*/board = "qemu-aarch64"/' examples/appliance/appliance.toml >"$work/arm.toml"
+    cp -r examples/appliance/www "$work/www"
+    "$work/mkimage" build -c "$work/arm.toml" -o "$work/out" >/dev/null
+    arm="$work/out/qemu-aarch64"
+    boot_median "aarch64 direct" "$DN" "$arm"
+    boot_median "aarch64 disk AAVMF" "$DN" "$arm" -boot uefi -snapshot
+  fi
+fi
