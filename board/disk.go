@@ -25,8 +25,9 @@ const (
 type Disk struct {
 	// Layout is one of the Layout constants; "" means no disk image.
 	Layout string
-	// BootMiB is the boot partition's size: a FAT32 size go-diskfs
-	// formats correctly (see disk.CheckFATSize).
+	// BootMiB is the boot partition's least size, one of disk.FATSizes
+	// (FAT32 sizes go-diskfs formats correctly); a bigger system gets the
+	// next size that holds it twice.
 	BootMiB int
 	// DataMiB is the data partition's size in the image; it grows to
 	// fill the real disk on first boot.

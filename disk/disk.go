@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"sort"
 
 	diskfs "github.com/diskfs/go-diskfs"
@@ -89,16 +90,16 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	if err != nil {
 		return Layout{}, err
 	}
-	var need int64
+	var system int64
 	for _, f := range files {
-		need += int64(len(f.data)) + 4096
+		system += int64(len(f.data)) + 4096
 	}
-	// Room for the second slot: the system's files twice, plus slack.
-	if 2*need+4*mib > int64(d.BootMiB)*mib {
-		return Layout{}, fmt.Errorf("the system (%d MiB) does not fit twice in the %d MiB boot partition", need>>20, d.BootMiB)
+	bootMiB, err := bootSize(d.BootMiB, system)
+	if err != nil {
+		return Layout{}, err
 	}
 	id := ids{seed: s.Seed}
-	lay, total := plan(s.Board, id)
+	lay, total := plan(s.Board, bootMiB, id)
 	img, err := diskfs.Create(file, total, diskfs.SectorSizeDefault)
 	if err != nil {
 		return Layout{}, fmt.Errorf("creating disk image %s: %w", file, err)
@@ -157,7 +158,7 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 }
 
 // plan lays the partitions out: 1 MiB aligned, the data partition last.
-func plan(b board.Board, id ids) (Layout, int64) {
+func plan(b board.Board, bootMiB int, id ids) (Layout, int64) {
 	d := b.Disk
 	var lay Layout
 	next := int64(mib)
@@ -177,7 +178,7 @@ func plan(b board.Board, id ids) (Layout, int64) {
 	if d.Layout == board.LayoutPC {
 		add(Partition{Name: "bios", Type: "bios-boot", Size: mib, GUID: id.guid("part-bios")})
 	}
-	boot := Partition{Name: "boot", Type: "efi-system", Size: int64(d.BootMiB) * mib, FS: "fat32", Label: BootLabel, GUID: id.guid("part-boot")}
+	boot := Partition{Name: "boot", Type: "efi-system", Size: int64(bootMiB) * mib, FS: "fat32", Label: BootLabel, GUID: id.guid("part-boot")}
 	if d.Layout == board.LayoutRPi {
 		boot.Type, boot.GUID = "fat32-lba", ""
 	}
@@ -279,14 +280,30 @@ func setEnv(k, v string) func() {
 	}
 }
 
-// CheckFATSize rejects FAT32 partition sizes go-diskfs v1.9.4 formats
-// wrongly: too small for OVMF (≤ 32 MiB: too few clusters), or one of the
-// sizes hit by upstream issue #418 (the FAT two entries short). The list of
-// sizes checked clean with fsck.fat is kept small on purpose.
+// FATSizes are the boot partition sizes (MiB) used: go-diskfs v1.9.4
+// formats some FAT32 sizes wrongly (upstream issue #418: the FAT two
+// entries short, e.g. 64, 129, 259, 505-507 MiB), and OVMF ignores an ESP
+// of 32 MiB or less. Each of these is formatted and checked with fsck.fat
+// by the tests.
+var FATSizes = []int{100, 200, 300, 400, 500, 600, 800, 1000}
+
+// CheckFATSize rejects a boot partition size not in FATSizes.
 func CheckFATSize(m int) error {
-	switch m {
-	case 100, 200, 300:
+	if slices.Contains(FATSizes, m) {
 		return nil
 	}
-	return fmt.Errorf("boot partition size %d MiB: use 100, 200 or 300 (sizes checked with fsck.fat; go-diskfs gets some FAT32 sizes wrong)", m)
+	return fmt.Errorf("boot partition size %d MiB: use one of %v (sizes checked with fsck.fat; go-diskfs gets some FAT32 sizes wrong)", m, FATSizes)
+}
+
+// bootSize picks the boot partition's size: the board's, or the smallest
+// checked size that holds the system twice (room for slot b) when the
+// system is bigger.
+func bootSize(board int, system int64) (int, error) {
+	need := 2*system + 4*mib
+	for _, m := range FATSizes {
+		if m >= board && int64(m)*mib >= need {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("the system (%d MiB) does not fit twice in the largest boot partition (%d MiB)", system>>20, FATSizes[len(FATSizes)-1])
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/diskfs/go-diskfs/partition/mbr"
 
@@ -245,15 +247,46 @@ func TestRPiImage(t *testing.T) {
 	}
 }
 
-func TestCheckFATSize(t *testing.T) {
-	for _, m := range []int{100, 200, 300} {
+// Every boot partition size used formats cleanly (fsck.fat finds the FAT
+// the right size); sizes go-diskfs gets wrong are rejected.
+func TestFATSizes(t *testing.T) {
+	fsckFAT, err := exec.LookPath("fsck.fat")
+	for _, m := range FATSizes {
 		if err := CheckFATSize(m); err != nil {
 			t.Error(err)
 		}
+		if fsckFAT == "" {
+			continue
+		}
+		p := filepath.Join(t.TempDir(), "fat")
+		f, err := os.Create(p)
+		must(t, err)
+		must(t, f.Truncate(int64(m)<<20))
+		if _, err := fat32.Create(file.New(f, false), int64(m)<<20, 0, 512, "X", true); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		out, err := exec.Command(fsckFAT, "-n", p).CombinedOutput()
+		if err != nil || strings.Contains(string(out), "FAT entries") {
+			t.Errorf("%d MiB: fsck.fat: %v\n%s", m, err, out)
+		}
+		os.Remove(p)
 	}
-	for _, m := range []int{32, 64, 129, 259, 4096} {
+	if err != nil {
+		t.Log("fsck.fat not installed: sizes not checked")
+	}
+	for _, m := range []int{32, 64, 129, 259, 505, 4096} {
 		if CheckFATSize(m) == nil {
 			t.Errorf("%d MiB accepted", m)
 		}
+	}
+	if m, err := bootSize(100, 60<<20); err != nil || m != 200 {
+		t.Errorf("a 60 MiB system got a %d MiB boot partition (%v), want 200", m, err)
+	}
+	if m, _ := bootSize(200, 1<<20); m != 200 {
+		t.Errorf("the board's 200 MiB became %d", m)
+	}
+	if _, err := bootSize(100, 600<<20); err == nil {
+		t.Error("a 600 MiB system fit")
 	}
 }
