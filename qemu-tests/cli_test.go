@@ -131,3 +131,16 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestBoardsAndVersion(t *testing.T) {
+	msg, code := run(t, nil, "boards")
+	if code != 0 || !strings.Contains(msg, "qemu-x86_64") || !strings.Contains(msg, "github.com/gokrazy/kernel.amd64") {
+		t.Errorf("boards: exit %d\n%s", code, msg)
+	}
+	if msg, code := run(t, nil, "version"); code != 0 || !strings.HasPrefix(msg, "mkimage ") {
+		t.Errorf("version: exit %d %q", code, msg)
+	}
+	if msg, code := run(t, nil); code != 2 || !strings.Contains(msg, "Usage:") {
+		t.Errorf("no command: exit %d %q", code, msg)
+	}
+}
