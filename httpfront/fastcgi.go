@@ -153,7 +153,7 @@ func (a *appRoute) respond(w http.ResponseWriter, r *http.Request, c cgiRequest)
 	_ = rc.EnableFullDuplex()
 	req := &fcgiclient.Request{
 		Params: cgiParams(r, c, a.env), Body: body.r, Timeout: a.timeout,
-		Stderr:    a.stderr,
+		Stderr: a.stderr, Idempotent: idempotent(r.Method),
 		AbortBody: func() { _ = rc.SetReadDeadline(time.Now()) },
 	}
 	resp, err := a.pool.Do(r.Context(), req)
@@ -235,4 +235,14 @@ func (a *appRoute) authorize(w http.ResponseWriter, r *http.Request, p string, c
 	copyAppHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.Status)
 	_, _ = resp.WriteBody(w, nil)
+}
+
+// idempotent reports whether a request with this method may be repeated
+// (RFC 9110 section 9.2.2).
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
 }

@@ -26,6 +26,11 @@ var ErrTimeout = errors.New("FastCGI backend timed out")
 // which makes a retry on another member safe.
 var errNotSent = errors.New("request not sent")
 
+// errHungUp marks a backend that closed the connection before answering
+// an idempotent request; it is retried elsewhere, and if no member is left
+// the client gets 502 (a broken backend), not 503.
+var errHungUp = errors.New("backend hung up before answering")
+
 // requestID is the only request ID used: one request per connection at a
 // time, like lighttpd and nginx.
 const requestID = 1
@@ -45,6 +50,11 @@ type Request struct {
 	// AbortBody, when set, unblocks a pending read of Body (the client is
 	// slow and the backend has already failed).
 	AbortBody func()
+	// Idempotent marks a request (GET, HEAD, ...) that may be sent again
+	// to another member when its backend closed the connection before
+	// answering anything, as nginx's proxy_next_upstream does: a member
+	// that crashes mid-request then costs the client nothing.
+	Idempotent bool
 }
 
 // Response is the CGI response of an app. Close it.
@@ -71,9 +81,13 @@ func (p *Pool) Do(ctx context.Context, req *Request) (*Response, error) {
 		req.Timeout = 60 * time.Second
 	}
 	tried := make([]bool, len(p.backends))
+	var hungUp error
 	for attempt := 0; ; attempt++ {
 		c, err := p.acquire(ctx, tried, req.Body != nil)
 		if err != nil {
+			if hungUp != nil {
+				return nil, fmt.Errorf("no member answered: %v", hungUp)
+			}
 			return nil, err
 		}
 		resp, err := p.send(c, req)
@@ -82,6 +96,9 @@ func (p *Pool) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if !errors.Is(err, errNotSent) || attempt > 2*len(p.backends)+2 {
 			return nil, err
+		}
+		if errors.Is(err, errHungUp) {
+			hungUp = err
 		}
 		if c.reused { // a stale idle connection: the member itself is fine
 			tried[p.index(c.b)] = false
@@ -119,10 +136,13 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 	resp.sr = &stdoutReader{c: c, timeout: req.Timeout, stderr: req.Stderr}
 	resp.br = bufio.NewReaderSize(resp.sr, 4096)
 	if err := resp.readHeader(); err != nil {
-		stale := c.reused && req.Body == nil && !resp.sr.got && isStale(err)
+		silent := req.Body == nil && !resp.sr.got && isStale(err)
 		resp.abort()
-		if stale || resp.sr.overloaded {
+		switch {
+		case silent && c.reused, resp.sr.overloaded:
 			return nil, fmt.Errorf("%w: %s: %w", errNotSent, c.b.Name, err)
+		case silent && req.Idempotent:
+			return nil, fmt.Errorf("%w: %w: %s: %w", errNotSent, errHungUp, c.b.Name, err)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, c.b.Name, err)
