@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$PATH"
 
 BOOT_PKGS=(qemu-system-x86 qemu-utils)
-TEST_PKGS=(lighttpd nginx-light php-cgi libfcgi-bin spawn-fcgi wrk dosfstools)
+TEST_PKGS=(lighttpd nginx-light apache2 php-cgi libfcgi-bin spawn-fcgi wrk dosfstools)
 
 need_go() {
   if ! command -v go >/dev/null; then
