@@ -72,6 +72,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 	if err != nil {
 		return nil, "", err
 	}
+	// The go command runs in other directories: every path handed to it
+	// must be absolute.
+	outDir, err := filepath.Abs(opts.OutDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("resolving output directory %s: %w", opts.OutDir, err)
+	}
+	opts.OutDir = outDir
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("creating output directory: %w", err)
 	}

@@ -31,6 +31,7 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		WriteTimeoutMS:      millis(w.WriteTimeout),
 		IdleTimeoutMS:       millis(w.IdleTimeout),
 		FastCGI:             fastCGISpec(w.FastCGI),
+		TrustedProxies:      w.TrustedProxies,
 	}
 	if w.Status.Path != "" {
 		front.Status = spec.StatusPage{Path: w.Status.Path, Socket: spec.StatusSocket, Allow: w.Status.Allow}

@@ -39,6 +39,9 @@ type Web struct {
 	FastCGI   FastCGI `toml:"fastcgi"`
 	// Status serves init's status page (uptime, memory, tuning, services).
 	Status Status `toml:"status"`
+	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
+	// header names the real client (nginx's real_ip_from).
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // Status is the status page: off unless Path is set; only clients inside
@@ -183,6 +186,11 @@ func (c *Config) validateStatus() error {
 	if st.Path != "" {
 		if err := checkPrefix(st.Path); err != nil || st.Path == "/" {
 			return c.errf("web.status.path", "%q: a path like /.status", st.Path)
+		}
+	}
+	for _, a := range c.Web.TrustedProxies {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			return c.errf("web.trusted_proxies", "%q is not a network like 192.0.2.10/32", a)
 		}
 	}
 	for _, a := range st.Allow {

@@ -59,6 +59,7 @@ type Front struct {
 	aliases []*aliasRoute
 	apps    []*appRoute
 	status  *statusRoute
+	realIP  *realIP
 	static  staticConfig
 	limits  limits
 	budget  atomic.Int64
@@ -123,6 +124,10 @@ func NewWithOptions(cfg spec.Front, opt Options) (*Front, error) {
 		f.apps = append(f.apps, ar)
 	}
 	sort.SliceStable(f.apps, func(i, j int) bool { return len(f.apps[i].prefix) > len(f.apps[j].prefix) })
+	if f.realIP, err = newRealIP(cfg.TrustedProxies); err != nil {
+		f.Close()
+		return nil, err
+	}
 	if cfg.Status.Path != "" {
 		if f.status, err = newStatusRoute(cfg.Status); err != nil {
 			f.Close()
@@ -184,6 +189,9 @@ func (f *Front) Close() {
 
 // ServeHTTP routes one request.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.realIP != nil {
+		f.realIP.apply(r)
+	}
 	// The status page is matched exactly, before path cleaning (which
 	// hides dot paths such as the default /.status).
 	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {

@@ -15,11 +15,12 @@ import (
 // are left zero; Decide treats them as unknown.
 func gatherFacts() (tuning.Facts, error) {
 	var f tuning.Facts
-	mem, err := memTotal("/proc/meminfo")
+	mem, err := meminfo("/proc/meminfo", "MemTotal:")
 	if err != nil {
 		return f, err
 	}
 	f.MemTotal = mem
+	f.MemAvailable, _ = meminfo("/proc/meminfo", "MemAvailable:")
 	cpus, err := parseCPUList(readTrim("/sys/devices/system/cpu/online"))
 	if err != nil {
 		return f, fmt.Errorf("reading online CPUs: %w", err)
@@ -30,7 +31,8 @@ func gatherFacts() (tuning.Facts, error) {
 	return f, nil
 }
 
-func memTotal(path string) (uint64, error) {
+// meminfo returns the value of key ("MemTotal:") in bytes.
+func meminfo(path, key string) (uint64, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading memory size: %w", err)
@@ -39,15 +41,15 @@ func memTotal(path string) (uint64, error) {
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+		if len(fields) >= 2 && fields[0] == key {
 			kb, err := strconv.ParseUint(fields[1], 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parsing MemTotal %q: %w", fields[1], err)
+				return 0, fmt.Errorf("parsing %s %q: %w", key, fields[1], err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no MemTotal in %s", path)
+	return 0, fmt.Errorf("no %s in %s", key, path)
 }
 
 // parseCPUList parses the kernel's "0-3,5,7-8" lists.

@@ -51,9 +51,15 @@ func TestPhysicalCoresAndMem(t *testing.T) {
 	if n := physicalCores(filepath.Join(dir, "none"), []int{0, 1, 2}); n != 3 {
 		t.Errorf("without topology = %d, want 3", n)
 	}
-	write("meminfo", "MemTotal:         123456 kB\nMemFree: 1 kB\n")
-	if m, err := memTotal(filepath.Join(dir, "meminfo")); err != nil || m != 123456<<10 {
-		t.Errorf("memTotal = %d, %v", m, err)
+	write("meminfo", "MemTotal:         123456 kB\nMemFree: 1 kB\nMemAvailable:  1000 kB\n")
+	if m, err := meminfo(filepath.Join(dir, "meminfo"), "MemTotal:"); err != nil || m != 123456<<10 {
+		t.Errorf("MemTotal = %d, %v", m, err)
+	}
+	if m, err := meminfo(filepath.Join(dir, "meminfo"), "MemAvailable:"); err != nil || m != 1000<<10 {
+		t.Errorf("MemAvailable = %d, %v", m, err)
+	}
+	if _, err := meminfo(filepath.Join(dir, "meminfo"), "Nope:"); err == nil {
+		t.Error("missing key accepted")
 	}
 	write("cg/memory.max", "536870912\n")
 	write("cg/cpu.max", "150000 100000\n")

@@ -135,3 +135,33 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestBoardsAndVersion(t *testing.T) {
+	msg, code := run(t, nil, "boards")
+	if code != 0 || !strings.Contains(msg, "qemu-x86_64") || !strings.Contains(msg, "github.com/gokrazy/kernel.amd64") {
+		t.Errorf("boards: exit %d\n%s", code, msg)
+	}
+	if msg, code := run(t, nil, "version"); code != 0 || !strings.HasPrefix(msg, "mkimage ") {
+		t.Errorf("version: exit %d %q", code, msg)
+	}
+	if msg, code := run(t, nil); code != 2 || !strings.Contains(msg, "Usage:") {
+		t.Errorf("no command: exit %d %q", code, msg)
+	}
+}
+
+// A relative output directory is relative to where mkimage runs, not to
+// the source tree the guest programs are built in.
+func TestRelativeOutput(t *testing.T) {
+	dir := t.TempDir()
+	if msg, code := run(t, nil, "init", "-o", dir); code != 0 {
+		t.Fatalf("init: %s", msg)
+	}
+	cmd := tool.Command("build", "-c", "appliance.toml", "-o", "out")
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build with -o out in %s: %v\n%s", dir, err, b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "qemu-x86_64", "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+}

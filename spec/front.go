@@ -37,6 +37,10 @@ type Front struct {
 	// FastCGI holds the defaults every App starts from.
 	FastCGI FastCGI `json:"fastcgi,omitzero"`
 
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For
+	// names the real client (REMOTE_ADDR, access log, status allow list).
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+
 	// Status, when its Path is set, serves init's status page.
 	Status StatusPage `json:"status,omitzero"`
 }

@@ -17,11 +17,13 @@
 //	< 12 GiB     2 MiB
 //	otherwise    8 MiB (the Linux default)
 //
-// Memory budget: the pool may use RAM minus a reserve for the kernel, page
-// cache, init and the front end (the larger of 48 MiB and 20% of RAM). Each
-// process costs its base memory (BaseMiB, default 16 MiB) plus one stack per
-// thread, so MaxThreads = (budget/procs - base) / stack, capped at the
-// configured (or flup's default 50) and at least 1.
+// Memory budget: the pool may use the memory available when init starts it
+// (MemAvailable: what the kernel, the in-memory root filesystem and init
+// have not taken) minus a reserve for the front end and page cache, the
+// larger of 16 MiB and 10% of RAM. Without MemAvailable, 80% of MemTotal
+// stands in for it. Each process costs its base memory (BaseMiB, default
+// 16 MiB) plus one stack per thread, so MaxThreads = (budget/procs - base) /
+// stack, capped at the configured (or flup's default 50) and at least 1.
 package tuning
 
 import (
@@ -35,6 +37,7 @@ const MiB = 1 << 20
 // Facts are what init finds on the machine.
 type Facts struct {
 	MemTotal      uint64  // bytes, /proc/meminfo
+	MemAvailable  uint64  // bytes, /proc/meminfo; 0 when unknown
 	OnlineCPUs    int     // /sys/devices/system/cpu/online
 	PhysicalCores int     // unique (package, core) pairs among online CPUs
 	CgroupMemMax  uint64  // bytes, 0 when unlimited
@@ -68,18 +71,21 @@ const DefaultMaxThreads = 50
 // Decide computes the settings for facts and req.
 func Decide(f Facts, req Request) Settings {
 	var s Settings
-	mem := f.MemTotal
+	mem, avail := f.MemTotal, f.MemAvailable
+	if avail == 0 || avail > mem {
+		avail = mem / 5 * 4
+	}
 	if f.CgroupMemMax > 0 && f.CgroupMemMax < mem {
-		mem = f.CgroupMemMax
+		mem, avail = f.CgroupMemMax, min(avail, f.CgroupMemMax/5*4)
 	}
 	cores := max(f.PhysicalCores, 1)
 	if f.CgroupCPUs > 0 {
 		cores = min(cores, max(int(math.Ceil(f.CgroupCPUs)), 1))
 	}
-	reserve := max(uint64(48*MiB), mem/5)
+	reserve := max(uint64(16*MiB), mem/10)
 	budget := uint64(0)
-	if mem > reserve {
-		budget = mem - reserve
+	if avail > reserve {
+		budget = avail - reserve
 	}
 	s.BudgetMiB = budget / MiB
 	base := uint64(max(req.BaseMiB, 0)) * MiB

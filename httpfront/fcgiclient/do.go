@@ -218,6 +218,12 @@ func (r *Response) WriteBody(w io.Writer, flush func()) (int64, error) {
 			return total, fmt.Errorf("writing response: %w", err)
 		}
 		_, _ = r.br.Discard(n)
+		// Bytes that came with the header go out now if nothing else is
+		// waiting: a streaming app's first words must not wait for its
+		// next record.
+		if flush != nil && r.conn.r.Buffered() == 0 {
+			flush()
+		}
 	}
 	for {
 		chunk, err := r.sr.next()
