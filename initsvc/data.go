@@ -230,6 +230,9 @@ func growPartition(p *partition) (int64, error) {
 }
 
 func growMBR(f *os.File, mbr []byte, p *partition, diskBytes int64) (int64, error) {
+	if p.number < 1 || p.number > 4 {
+		return 0, fmt.Errorf("partition %d is not a primary MBR partition", p.number)
+	}
 	e := mbr[446+16*(p.number-1):]
 	start := int64(binary.LittleEndian.Uint32(e[8:])) * 512
 	if start != p.start {
@@ -256,7 +259,10 @@ func growGPT(f *os.File, mbr []byte, p *partition, ss, diskBytes int64) (int64, 
 	entLBA := int64(binary.LittleEndian.Uint64(hdr[72:]))
 	n := int64(binary.LittleEndian.Uint32(hdr[80:]))
 	esz := int64(binary.LittleEndian.Uint32(hdr[84:]))
-	if p.number > int(n) || esz < 128 {
+	if esz < 128 || esz > 4096 || n < 1 || n*esz > 1<<20 || entLBA < 2 || entLBA*ss > diskBytes {
+		return 0, errors.New("the GPT header's entry array is implausible")
+	}
+	if p.number < 1 || p.number > int(n) {
 		return 0, errors.New("the GPT has no entry for the data partition")
 	}
 	ents := make([]byte, n*esz)

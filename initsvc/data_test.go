@@ -94,3 +94,45 @@ func TestGrowMBR(t *testing.T) {
 		t.Errorf("partitions after growing: %+v %+v", got.Partitions[0], got.Partitions[1])
 	}
 }
+
+// FuzzGrowGPT feeds damaged GPT headers and entry arrays to the code PID 1
+// runs at boot: it may refuse them, but must never panic (a panic in init
+// powers the appliance off).
+func FuzzGrowGPT(f *testing.F) {
+	const size = 4 << 20
+	tbl := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true, Partitions: []*gpt.Partition{
+		{Index: 1, Start: 2048, End: 4095, Type: gpt.LinuxFilesystem, Name: "data"},
+	}}
+	dir := f.TempDir()
+	seed, err := os.Create(filepath.Join(dir, "seed"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	seed.Truncate(size)
+	if err := tbl.Write(seed, size); err != nil {
+		f.Fatal(err)
+	}
+	hdr := make([]byte, 1024)
+	seed.ReadAt(hdr, 512)
+	seed.Close()
+	f.Add(hdr, uint8(1), uint16(0))
+	f.Fuzz(func(t *testing.T, head []byte, number uint8, flip uint16) {
+		p := filepath.Join(t.TempDir(), "disk")
+		d, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		d.Truncate(size)
+		mbrSec := make([]byte, 512)
+		mbrSec[446+4], mbrSec[510], mbrSec[511] = 0xee, 0x55, 0xaa
+		d.WriteAt(mbrSec, 0)
+		if len(head) > 1024 {
+			head = head[:1024]
+		}
+		d.WriteAt(head, 512)
+		d.WriteAt([]byte{byte(flip)}, 1024+int64(flip%2048))
+		d.Truncate(2 * size)
+		_, _ = growGPT(d, mbrSec, &partition{number: int(number), start: 2048 * 512, size: 1 << 20}, 512, 2*size)
+	})
+}
