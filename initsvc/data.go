@@ -64,7 +64,14 @@ func mountData(con console, label string) error {
 		return err
 	}
 	if err := unix.Mount(dev, spec.DataDir, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, ""); err != nil {
-		return fmt.Errorf("mounting %s (%s) on %s: %w", dev, label, spec.DataDir, err)
+		hint := ""
+		switch err {
+		case unix.ENOENT: // ext4 asks the crypto API for crc32c; no modprobe here
+			hint = " (a kernel with ext4 as a module needs crc32c too: add \"crc32c_generic\" to [kernel] load)"
+		case unix.ENODEV:
+			hint = " (the kernel has no ext4: add \"ext4\" to [kernel] load)"
+		}
+		return fmt.Errorf("mounting %s (%s) on %s: %w%s", dev, label, spec.DataDir, err, hint)
 	}
 	// Unmounted at power-off, before the kernel filesystems.
 	mounts = append(mounts, mount{dev, spec.DataDir, "ext4", 0, ""})
