@@ -47,9 +47,9 @@ func cmdBoards(_ context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOARD\tARCH\tCONSOLE\tKERNEL\tDESCRIPTION")
+	fmt.Fprintln(tw, "BOARD\tARCH\tCONSOLE\tKERNEL\tDISK\tQEMU BOOT\tDESCRIPTION")
 	for _, b := range board.All() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.GOARCH, b.Console, b.Kernel.Module, b.Description)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.GOARCH, b.Console, b.Kernel.Module, orDash(b.Disk.Layout), bootModes(b), b.Description)
 	}
 	return tw.Flush()
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/build"
 	"github.com/mkimage/mkimage/manifest"
 	"github.com/mkimage/mkimage/qemu"
@@ -83,4 +84,22 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size (e.g. 2G, 512M)", s)
 	}
 	return n * mult, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// bootModes lists how `mkimage boot` can run the board ("-": not at all).
+func bootModes(b board.Board) string {
+	if b.QEMU.Binary == "" {
+		return "-"
+	}
+	if len(b.QEMU.Boot.Modes) == 0 {
+		return board.BootDirect
+	}
+	return strings.Join(b.QEMU.Boot.Modes, ",")
 }
