@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/klauspost/pgzip"
 )
@@ -71,6 +72,7 @@ func gzipFile(src, dst string) error {
 		out.Close()
 		return err
 	}
+	zw.ModTime = time.Unix(0, 0) // "no time" (pgzip would encode the zero time.Time)
 	if _, err := io.Copy(zw, in); err != nil {
 		out.Close()
 		return fmt.Errorf("compressing the disk image: %w", err)
