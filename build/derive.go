@@ -45,6 +45,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p.init = spec.Init{
 		Hostname: cfg.Hostname,
 		Network:  deriveNetwork(cfg.Network),
+		NTP:      cfg.Network.NTP,
 	}
 	for i, a := range cfg.Apps {
 		app := spec.App{

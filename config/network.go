@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -12,6 +13,9 @@ import (
 type Network struct {
 	Interface
 	Extra []Interface `toml:"extra"`
+	// NTP servers (names or addresses) to set the clock from at boot and
+	// every hour; a VPS often has no reliable clock.
+	NTP []string `toml:"ntp"`
 }
 
 // Interface is one network interface's settings.
@@ -43,6 +47,15 @@ func (n Network) AllInterfaces() []Interface {
 }
 
 func (c *Config) validateNetwork() error {
+	for _, s := range c.Network.NTP {
+		host := s
+		if h, _, err := net.SplitHostPort(s); err == nil {
+			host = h
+		}
+		if host == "" || strings.ContainsAny(host, " /\t") {
+			return c.errf("network.ntp", "%q is not a host name or address", s)
+		}
+	}
 	names := map[string]bool{}
 	for i, ifc := range c.Network.AllInterfaces() {
 		key := "network"

@@ -74,6 +74,9 @@ func run(con console) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	setupNetwork(ctx, con, cfg.Network)
+	if len(cfg.NTP) > 0 {
+		go clockSync(ctx, con, cfg.NTP)
+	}
 
 	facts, err := gatherFacts()
 	con.step("facts", err, fmt.Sprintf("mem=%dMiB cpus=%d cores=%d", facts.MemTotal>>20, facts.OnlineCPUs, facts.PhysicalCores))

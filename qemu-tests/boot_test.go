@@ -47,8 +47,11 @@ func TestBootServesStatic(t *testing.T) {
 	t.Logf("boot to verified HTTP: %.1f s", time.Since(start).Seconds())
 
 	// The example app answers through the front end's FastCGI routing.
-	if page := string(get(t, g.URL+"app/", qemu.Scaled(30*time.Second))); !strings.Contains(page, "fcgiapp") || !strings.Contains(page, "SCRIPT_NAME") {
-		t.Errorf("GET /app/ does not look like the example app's page:\n%s", page)
+	page := string(get(t, g.URL+"app/", qemu.Scaled(30*time.Second)))
+	for _, want := range []string{"fcgiapp", "<th>SCRIPT_NAME</th><td>/app</td>", "<th>LANG</th><td>C</td>", "<th>FCGI_POOL_MEMBER</th><td>0</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("GET /app/ lacks %q:\n%s", want, page)
+		}
 	}
 	resp, err := http.PostForm(g.URL+"app/echo", url.Values{"greeting": {"hello from the host"}})
 	if err != nil {

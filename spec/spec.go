@@ -33,6 +33,7 @@ type Init struct {
 	// modules.dep are under /lib/modules/VERSION.
 	Modules  []string    `json:"modules,omitempty"`
 	Network  []Interface `json:"network"`
+	NTP      []string    `json:"ntp,omitempty"`
 	Services []Service   `json:"services"`
 	// Pools are FastCGI programs that init spawns with a listening socket
 	// on fd 0 (lighttpd's bin-path style).

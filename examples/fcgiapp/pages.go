@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver"
@@ -24,6 +25,7 @@ th{background:#eee}table{border-collapse:collapse;margin-bottom:1em}</style></he
 <a href="{{.Base}}/echo">Echo form</a> · <a href="{{.Base}}/hello">hello</a></p>
 <h2>Settings</h2><table>{{range .Settings}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>
 <h2>Pool and runtime</h2><table>{{range .Live}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>
+<h2>Process environment</h2><table>{{range .Env}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>
 <h2>CGI variables of this request</h2><table>{{range .Vars}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>{{end}}</table>
 </body></html>
 `))
@@ -49,9 +51,10 @@ func (a *app) status(w http.ResponseWriter, r *http.Request) {
 		Pid, PPid            int
 		Member, Engine, Base string
 		Settings, Live, Vars []row
+		Env                  []row
 	}{
 		Pid: os.Getpid(), PPid: os.Getppid(), Member: member, Engine: "fcgiserver",
-		Base: fcgiserver.Param(r, "SCRIPT_NAME"), Settings: a.settings(), Live: a.live(), Vars: cgiVars(r),
+		Base: fcgiserver.Param(r, "SCRIPT_NAME"), Settings: a.settings(), Live: a.live(), Vars: cgiVars(r), Env: environ(),
 	}
 	if a.srv == nil {
 		data.Engine = "net/http/fcgi"
@@ -139,4 +142,16 @@ func renderEcho(w http.ResponseWriter, form url.Values) {
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	echoPage.Execute(w, rows)
+}
+
+// environ lists the process environment, sorted: what the init service (or
+// lighttpd's bin-environment and bin-copy-environment) gave the app.
+func environ() []row {
+	var rows []row
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		rows = append(rows, row{k, v})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return rows
 }
