@@ -27,11 +27,16 @@ func setupNetwork(ctx context.Context, con console, ifaces []spec.Interface) {
 	for i, n := range ifaces {
 		name := n.Name
 		if name == "" {
+			// USB NICs (a Raspberry Pi's) show up a while after boot.
+			nics = waitNICs(nics, linkTimeout(n))
 			if len(nics) == 0 {
 				con.step("net", errors.New("no network interface found (no /sys/class/net/*/device)"), "")
 				continue
 			}
 			name = nics[0]
+		} else if err := waitLinkExists(name, linkTimeout(n)); err != nil {
+			con.step("net "+name, err, "")
+			continue
 		}
 		if i == 0 && n.Name == "" {
 			con.step("net", nil, "interfaces: "+strings.Join(nics, " "))
@@ -53,11 +58,7 @@ func setupInterface(ctx context.Context, con console, name string, n spec.Interf
 		con.step(step, err, "")
 		return nil
 	}
-	timeout := 5 * time.Second
-	if d, err := time.ParseDuration(n.LinkTimeout); err == nil {
-		timeout = d
-	}
-	if err := waitLink(name, timeout); err != nil {
+	if err := waitLink(name, linkTimeout(n)); err != nil {
 		con.step(step, err, "")
 	}
 	dns := n.DNS
@@ -83,6 +84,38 @@ func setupInterface(ctx context.Context, con console, name string, n spec.Interf
 		go reportSLAAC(con, name, 10*time.Second)
 	}
 	return dns
+}
+
+// linkTimeout is how long to wait for an interface and its carrier.
+func linkTimeout(n spec.Interface) time.Duration {
+	if d, err := time.ParseDuration(n.LinkTimeout); err == nil {
+		return d
+	}
+	return 5 * time.Second
+}
+
+// waitNICs polls for real NICs until one exists or timeout passes.
+func waitNICs(nics []string, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for len(nics) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		nics = realNICs()
+	}
+	return nics
+}
+
+// waitLinkExists waits for a named interface to appear.
+func waitLinkExists(name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat("/sys/class/net/" + name); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no interface %s after %v", name, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // realNICs lists interfaces backed by a device, sorted: tunnels such as

@@ -182,7 +182,8 @@ func TestDiskAarch64(t *testing.T) {
 
 // TestRaspberryPi3 boots the Pi 3 build under QEMU's raspi3b with its SD
 // card image attached (grown to 512 MiB: QEMU wants a power of 2): init
-// runs, finds the data partition on the SD card and grows it (MBR).
+// runs, finds the data partition on the SD card and grows it (MBR), and
+// serves over the USB network adapter.
 func TestRaspberryPi3(t *testing.T) {
 	needQEMUBinary(t, "qemu-system-aarch64")
 	img := boardImage(t, "rpi3", "")
@@ -190,6 +191,13 @@ func TestRaspberryPi3(t *testing.T) {
 	g.Console.Expect(t, regexp.MustCompile(`^init: data grow: ok mmcblk0p2: partition 32 MiB to`), qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, regexp.MustCompile(`^init: data: ok /dev/mmcblk0p2 `), qemu.Scaled(30*time.Second))
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(60*time.Second))
+	// The USB NIC (cdc_ether) appears after init starts; init waits for it.
+	g.Console.Expect(t, regexp.MustCompile(`^init: net usb0: ok 10\.0\.2\.15/24`), qemu.Scaled(60*time.Second))
+	want, err := os.ReadFile(filepath.Join(tool.Src, "examples", "appliance", "www", "index.html"))
+	must(t, err)
+	if got := get(t, g.URL, qemu.Scaled(60*time.Second)); string(got) != string(want) {
+		t.Errorf("GET / on the Pi: %q", got)
+	}
 	// raspi3b has no power button; the cleanup ends QEMU.
 }
 
