@@ -3,8 +3,10 @@
 #
 #   static 1 KiB and 1 MiB files, keep-alive, 64 connections;
 #   FastCGI /app/hello through each server to the same pool of two
-#   examples/fcgiapp processes on unix sockets (httpfront with and without
-#   FCGI_KEEP_CONN).
+#   examples/fcgiapp processes on unix sockets (httpfront with its default
+#   keep_conn, which reuses connections to backends that say they serve
+#   several at once, and with keep_conn "off", a connection per request
+#   like lighttpd).
 #
 # Prints req/s, p50 and p99 for each, and httpfront/lighttpd ratios.
 # Neither server writes an access log. Usage: bench/front.sh [seconds]
@@ -59,14 +61,14 @@ done
 
 sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
 	bench/front/lighttpd.conf >"$W/lighttpd.conf"
-for k in off on; do
+for k in default off; do
 	sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
-		-e "s|@KEEP@|$k|g" bench/front/front.json >"$W/front-$k.json"
+		-e "s|@KEEP@|$([ $k = default ] || echo $k)|g" bench/front/front.json >"$W/front-$k.json"
 done
 
 start lighttpd -D -f "$W/lighttpd.conf"
-start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18091
-start "$W/httpfront" -config "$W/front-on.json" -listen 127.0.0.1:18092
+start "$W/httpfront" -config "$W/front-default.json" -listen 127.0.0.1:18091
+start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18092
 waitport 18090; waitport 18091; waitport 18092
 
 # run NAME URL: prints "req/s p50 p99" (latencies in ms)
@@ -101,8 +103,8 @@ bench() { # bench NAME PATH FRONTPORT...
 	ratio "${f%% *}" "${l%% *}" "$name"
 	if [ "${3:-}" = keep ]; then
 		k=$(run httpfront "http://127.0.0.1:18092$path")
-		line "$name" "httpfront+kc" "$k"
-		ratio "${k%% *}" "${l%% *}" "$name (keep_conn)"
+		line "$name" "httpfront/off" "$k"
+		ratio "${k%% *}" "${l%% *}" "$name (keep_conn off)"
 	fi
 }
 
