@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,7 @@ type fastConn struct {
 	req    http.Request
 	tmpl   *http.Request // carries the connection's context
 	remote string
+	raw    syscall.RawConn // for TCP_CORK; nil when not a TCP connection
 }
 
 const initialReadBuf = 4096
@@ -49,6 +51,9 @@ func newFastConn(fs *fastServer, nc net.Conn) *fastConn {
 	c.w = fastWriter{c: c, bw: &c.out, header: http.Header{}, pending: make([]byte, 0, pendingMax)}
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	c.tmpl = (&http.Request{}).WithContext(ctx)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.raw, _ = tc.SyscallConn()
+	}
 	return c
 }
 
@@ -204,6 +209,20 @@ func (c *fastConn) handOff() {
 	rest := append([]byte(nil), c.buf[c.r0:c.r1]...)
 	_ = c.nc.SetDeadline(time.Time{})
 	c.srv.handoff.push(&replayConn{Conn: c.nc, buf: rest})
+}
+
+// cork sets TCP_CORK: while set, the kernel sends only full segments.
+func (c *fastConn) cork(on bool) {
+	if c.raw == nil {
+		return
+	}
+	v := 0
+	if on {
+		v = 1
+	}
+	_ = c.raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
+	})
 }
 
 // outBuf buffers a response; a large write goes out together with what
