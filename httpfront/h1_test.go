@@ -324,3 +324,21 @@ func TestFastPathShutdown(t *testing.T) {
 		t.Error("still accepting after shutdown")
 	}
 }
+
+// TestFastPathShutdownNewConn: a connection that has sent nothing yet
+// does not hold Shutdown up.
+func TestFastPathShutdownNewConn(t *testing.T) {
+	root := tree(t, map[string]string{"index.html": "home"})
+	s, addr := startServer(t, spec.Front{Root: root}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(50 * time.Millisecond) // accepted and waiting
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with a silent new connection: %v", err)
+	}
+}

@@ -122,11 +122,16 @@ func (c *fastConn) readHead(first bool) (int, error) {
 			if c.r1 == len(c.buf) {
 				c.grow()
 			}
-		} else if !headerDeadlineSet {
-			if !c.state.CompareAndSwap(stateActive, stateIdle) {
+		} else {
+			// Nothing of a request yet: Shutdown may close the
+			// connection (the first request keeps its header
+			// deadline from accept).
+			if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
 				return 0, net.ErrClosed
 			}
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout))
+			if !headerDeadlineSet {
+				_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout))
+			}
 		}
 		m, err := c.nc.Read(c.buf[c.r1:])
 		if m > 0 && !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() == stateClosed {
