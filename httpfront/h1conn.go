@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Connection states, for Shutdown.
@@ -39,7 +41,6 @@ type fastConn struct {
 	req    http.Request
 	tmpl   *http.Request // carries the connection's context
 	remote string
-	raw    syscall.RawConn // for TCP_CORK; nil when not a TCP connection
 }
 
 const initialReadBuf = 4096
@@ -51,9 +52,7 @@ func newFastConn(fs *fastServer, nc net.Conn) *fastConn {
 	c.w = fastWriter{c: c, bw: &c.out, header: http.Header{}, pending: make([]byte, 0, pendingMax)}
 	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
 	c.tmpl = (&http.Request{}).WithContext(ctx)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		c.raw, _ = tc.SyscallConn()
-	}
+	setNotSentLowat(nc)
 	return c
 }
 
@@ -216,18 +215,26 @@ func (c *fastConn) handOff() {
 	c.srv.handoff.push(&replayConn{Conn: c.nc, buf: rest})
 }
 
-// cork sets TCP_CORK: while set, the kernel sends only full segments.
-func (c *fastConn) cork(on bool) {
-	if c.raw == nil {
+// notSentLowat bounds the bytes queued in a connection's socket but not
+// yet sent (TCP_NOTSENT_LOWAT): a large file then goes out as the client
+// takes it, a little ahead, instead of a megabyte at once into a send
+// buffer that the client's receive window drains slowly; the bytes in
+// flight (the congestion window) are not limited by it. On loopback this
+// took 1 MiB responses from 3.0k to 7.5k req/s (lighttpd 7.4-7.8k);
+// TCP_CORK or a smaller SO_SNDBUF (which would also cap the bytes in
+// flight, and so a distant client's throughput) were worse or unsafe.
+const notSentLowat = 32 << 10
+
+func setNotSentLowat(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
 		return
 	}
-	v := 0
-	if on {
-		v = 1
+	if raw, err := tc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+		})
 	}
-	_ = c.raw.Control(func(fd uintptr) {
-		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
-	})
 }
 
 // outBuf buffers a response; a large write goes out together with what

@@ -28,7 +28,6 @@ type fastWriter struct {
 	pending     []byte // body held back before the header is committed
 	handlerDone bool
 	closeAfter  bool
-	corked      bool // TCP_CORK set for a file
 	werr        error
 }
 
@@ -255,10 +254,6 @@ func (w *fastWriter) finish() {
 	if !w.head && w.clen != -1 && w.bodyAllowed() && w.clen != w.written {
 		w.closeAfter = true // short body: the connection is out of step
 	}
-	if w.corked {
-		w.flushConn()
-		w.c.cork(false)
-	}
 }
 
 // Flush sends what is buffered, committing the header first.
@@ -301,13 +296,6 @@ func (w *fastWriter) ReadFrom(src io.Reader) (int64, error) {
 	rf, ok := w.c.nc.(io.ReaderFrom)
 	if !ok {
 		return io.Copy(writerOnly{w}, src)
-	}
-	if !w.committed {
-		// Corked until the response ends, the header and the file
-		// leave in full segments, as from lighttpd; the sending then
-		// happens mostly here rather than in the client's wake-ups.
-		w.c.cork(true)
-		w.corked = true
 	}
 	w.commit()
 	if err := w.flushConn(); err != nil {
