@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -340,5 +342,31 @@ func TestFastPathShutdownNewConn(t *testing.T) {
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with a silent new connection: %v", err)
+	}
+}
+
+func TestNotSentLowat(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+			defer c.Close()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	setNotSentLowat(c)
+	raw, _ := c.(*net.TCPConn).SyscallConn()
+	var v int
+	raw.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT) })
+	if err != nil || v != notSentLowat {
+		t.Errorf("TCP_NOTSENT_LOWAT = %d, %v; want %d", v, err, notSentLowat)
 	}
 }

@@ -220,10 +220,11 @@ func (c *fastConn) handOff() {
 // takes it, a little ahead, instead of a megabyte at once into a send
 // buffer that the client's receive window drains slowly; the bytes in
 // flight (the congestion window) are not limited by it. On loopback this
-// took 1 MiB responses from 3.0k to 7.5k req/s (lighttpd 7.4-7.8k);
+// took 1 MiB responses from 3.0k to 6.6-7.7k req/s (lighttpd 7.4-7.8k;
+// 32 KiB: 6.2-7.1k, 64 KiB and more: less);
 // TCP_CORK or a smaller SO_SNDBUF (which would also cap the bytes in
 // flight, and so a distant client's throughput) were worse or unsafe.
-const notSentLowat = 32 << 10
+const notSentLowat = 16 << 10
 
 func setNotSentLowat(nc net.Conn) {
 	tc, ok := nc.(*net.TCPConn)
