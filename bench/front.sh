@@ -3,13 +3,21 @@
 #
 #   static 1 KiB and 1 MiB files, keep-alive, 64 connections;
 #   FastCGI /app/hello through each server to the same pool of two
-#   examples/fcgiapp processes on unix sockets (httpfront with and without
-#   FCGI_KEEP_CONN).
+#   examples/fcgiapp processes on unix sockets (httpfront with its default
+#   keep_conn, which reuses connections to backends that say they serve
+#   several at once, and with keep_conn "off", a connection per request
+#   like lighttpd).
 #
 # Prints req/s, p50 and p99 for each, and httpfront/lighttpd ratios.
-# Neither server writes an access log. Usage: bench/front.sh [seconds]
+# The box is shared, so each test runs ROUNDS times with the servers
+# interleaved (lighttpd, httpfront, lighttpd, ...): the ratio printed is
+# the median of the per-round ratios, each taken from runs a few seconds
+# apart; the req/s lines are each server's median round.
+# Neither server writes an access log.
+# Usage: bench/front.sh [seconds] [rounds]   (defaults 5 and 3)
 set -eu
 DUR=${1:-5}
+ROUNDS=${2:-3}
 CONNS=64
 cd "$(dirname "$0")/.."
 for bin in wrk lighttpd go; do
@@ -59,14 +67,14 @@ done
 
 sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
 	bench/front/lighttpd.conf >"$W/lighttpd.conf"
-for k in off on; do
+for k in default off; do
 	sed -e "s|@ROOT@|$W/www|g" -e "s|@SOCK0@|$W/app.0.sock|g" -e "s|@SOCK1@|$W/app.1.sock|g" \
-		-e "s|@KEEP@|$k|g" bench/front/front.json >"$W/front-$k.json"
+		-e "s|@KEEP@|$([ $k = default ] || echo $k)|g" bench/front/front.json >"$W/front-$k.json"
 done
 
 start lighttpd -D -f "$W/lighttpd.conf"
-start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18091
-start "$W/httpfront" -config "$W/front-on.json" -listen 127.0.0.1:18092
+start "$W/httpfront" -config "$W/front-default.json" -listen 127.0.0.1:18091
+start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18092
 waitport 18090; waitport 18091; waitport 18092
 
 # run NAME URL: prints "req/s p50 p99" (latencies in ms)
@@ -90,19 +98,31 @@ run() {
 
 printf "%-22s %-14s %10s %9s %9s %6s\n" test server "req/s" "p50 ms" "p99 ms" non2xx
 line() { printf "%-22s %-14s %10s %9s %9s %6s\n" "$1" "$2" $3; }
-ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-22s ratio httpfront/lighttpd = %.2fx\n", n, a / b }'; }
+# median FILE: the line whose first field is the median (lower middle)
+median() { sort -n "$1" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 
-bench() { # bench NAME PATH FRONTPORT...
+bench() { # bench NAME PATH [keep]: rounds of lighttpd, httpfront (, keep_conn off)
 	name=$1 path=$2
-	l=$(run lighttpd "http://127.0.0.1:18090$path")
-	line "$name" lighttpd "$l"
-	f=$(run httpfront "http://127.0.0.1:18091$path")
-	line "$name" httpfront "$f"
-	ratio "${f%% *}" "${l%% *}" "$name"
+	: >"$W/l" ; : >"$W/f" ; : >"$W/k" ; : >"$W/rf" ; : >"$W/rk"
+	r=0
+	while [ $r -lt "$ROUNDS" ]; do
+		l=$(run lighttpd "http://127.0.0.1:18090$path"); echo "$l" >>"$W/l"
+		f=$(run httpfront "http://127.0.0.1:18091$path"); echo "$f" >>"$W/f"
+		awk -v a="${f%% *}" -v b="${l%% *}" 'BEGIN { printf "%.4f\n", a / b }' >>"$W/rf"
+		if [ "${3:-}" = keep ]; then
+			k=$(run httpfront "http://127.0.0.1:18092$path"); echo "$k" >>"$W/k"
+			awk -v a="${k%% *}" -v b="${l%% *}" 'BEGIN { printf "%.4f\n", a / b }' >>"$W/rk"
+		fi
+		r=$((r + 1))
+	done
+	line "$name" lighttpd "$(median "$W/l")"
+	line "$name" httpfront "$(median "$W/f")"
+	[ "${3:-}" != keep ] || line "$name" "httpfront/off" "$(median "$W/k")"
+	printf "%-22s ratio httpfront/lighttpd = %.2fx (rounds: %s)\n" "$name" "$(median "$W/rf")" \
+		"$(sort -n "$W/rf" | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
 	if [ "${3:-}" = keep ]; then
-		k=$(run httpfront "http://127.0.0.1:18092$path")
-		line "$name" "httpfront+kc" "$k"
-		ratio "${k%% *}" "${l%% *}" "$name (keep_conn)"
+		printf "%-22s ratio httpfront/lighttpd = %.2fx (rounds: %s)\n" "$name (keep_conn off)" "$(median "$W/rk")" \
+			"$(sort -n "$W/rk" | awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')"
 	fi
 }
 

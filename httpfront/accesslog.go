@@ -94,9 +94,9 @@ func (l *accessLog) log(r *http.Request, status int, size int64, now time.Time) 
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendQuoted(b, orDash(r.Header.Get("Referer")))
+	b = appendQuoted(b, orDash(firstValue(r.Header, "Referer")))
 	b = append(b, "\" \""...)
-	b = appendQuoted(b, orDash(r.Header.Get("User-Agent")))
+	b = appendQuoted(b, orDash(firstValue(r.Header, "User-Agent")))
 	b = append(b, "\"\n"...)
 	l.line = b
 	_, _ = l.w.Write(b)

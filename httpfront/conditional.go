@@ -17,7 +17,7 @@ func precondition(r *http.Request, etag string, mod time.Time) int {
 		if !etagListMatch(im, etag, true) {
 			return http.StatusPreconditionFailed
 		}
-	} else if ius := h.Get("If-Unmodified-Since"); ius != "" {
+	} else if ius := firstValue(h, "If-Unmodified-Since"); ius != "" {
 		if t, err := http.ParseTime(ius); err == nil && mod.Truncate(time.Second).After(t) {
 			return http.StatusPreconditionFailed
 		}
@@ -32,7 +32,7 @@ func precondition(r *http.Request, etag string, mod time.Time) int {
 		}
 		return 0
 	}
-	if ims := h.Get("If-Modified-Since"); ims != "" && get {
+	if ims := firstValue(h, "If-Modified-Since"); ims != "" && get {
 		if t, err := http.ParseTime(ims); err == nil && !mod.Truncate(time.Second).After(t) {
 			return http.StatusNotModified
 		}
@@ -129,7 +129,7 @@ func oneRange(first, last string, size int64) (r byteRange, valid, satisfiable b
 
 // ifRangeAllows reports whether a Range may be honoured given If-Range.
 func ifRangeAllows(r *http.Request, etag string, mod time.Time) bool {
-	ir := r.Header.Get("If-Range")
+	ir := firstValue(r.Header, "If-Range")
 	if ir == "" {
 		return true
 	}

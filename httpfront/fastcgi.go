@@ -62,6 +62,7 @@ func newAppRoute(a spec.App, cfg spec.Front, f *Front, opt Options) (*appRoute, 
 		ConnectTimeout: ms(fc.ConnectTimeoutMS, 2*time.Second),
 		DownTime:       ms(fc.DownTimeMS, time.Second),
 		KeepConn:       fc.KeepConn == "on",
+		AutoKeepConn:   fc.KeepConn == "",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backends: %w", err)

@@ -14,16 +14,25 @@
 // (every file of an image has the same mtime). Large files go out with
 // sendfile.
 //
-// FastCGI connections are not reused unless keep_conn = "on". Reuse
-// (FCGI_KEEP_CONN, one request at a time per connection) measured about
-// 1.6x the requests per second on loopback unix sockets (bench/front.sh),
-// but it is only correct for apps that serve several connections at once
-// (fcgiserver, Go's net/http/fcgi): a one-connection-at-a-time app such as
-// php-cgi without PHP_FCGI_CHILDREN keeps waiting on the idle connection
-// the front end holds and the next request times out (seen in the tests).
-// So the default is lighttpd's: a new connection per request. With reuse,
-// a stale idle connection is retried transparently for requests without a
-// body; requests with a body always get a fresh connection.
+// FastCGI connections are reused (FCGI_KEEP_CONN, one request at a time
+// per connection) only where that is safe: by default (keep_conn "") a
+// backend is first asked, on a connection of its own, how many
+// connections it serves at once (FCGI_GET_VALUES); connections are then
+// reused when that is more than one, with never more open, busy and idle,
+// than it said. A one-connection-at-a-time app such as php-cgi without
+// PHP_FCGI_CHILDREN (FCGI_MAX_CONNS 1), or one that does not answer, gets
+// a new connection per request, as from lighttpd: an idle connection held
+// by the front end would keep it waiting while the next request queues.
+// keep_conn "on" reuses always (and hangs such apps), "off" never. Reuse
+// gives about 1.4x the requests per second on loopback unix sockets
+// (bench/front.sh, hello app). A stale idle connection is retried transparently for
+// requests without a body; requests with a body always get a fresh
+// connection.
+//
+// Plain HTTP/1.1 GET and HEAD requests with simple heads are parsed and
+// answered by the front end's own fast path (h1*.go); a connection that
+// sends anything else is handed, with what was read, to net/http, which
+// keeps it (HTTPS, HTTP/2 and HTTP/1.0 are all net/http's).
 package httpfront
 
 import (

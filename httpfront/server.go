@@ -27,6 +27,7 @@ type Server struct {
 	writeTimeout time.Duration
 	bodyTimeout  time.Duration
 	servers      []*http.Server
+	fast         *fastServer // plain HTTP/1.1, handing off to servers[0]
 }
 
 // ServerOptions are the Server's settings that do not come from the spec.
@@ -37,6 +38,8 @@ type ServerOptions struct {
 	AccessLog io.Writer
 	// ErrorLog receives the HTTP server's own errors; default stderr.
 	ErrorLog *log.Logger
+	// netHTTPOnly (tests) serves plain HTTP with net/http alone.
+	netHTTPOnly bool
 }
 
 // NewServer builds the front end for cfg.
@@ -76,12 +79,21 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 		})
 	}
 	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if !so.netHTTPOnly {
+		s.fast = newFastServer(s, s.servers[0])
+	}
 	return s, nil
 }
 
 // Serve serves plain HTTP on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.servers[0].Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if s.fast != nil {
+		err = s.fast.serve(ln, s.servers[0])
+	} else {
+		err = s.servers[0].Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving HTTP: %w", err)
 	}
 	return nil
@@ -116,6 +128,10 @@ func (s *Server) Reload(cfg spec.Front) error {
 // then releases the front end and flushes the access log.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	if s.fast != nil {
+		errs = append(errs, s.fast.shutdown(ctx))
+		s.fast.handoff.Close()
+	}
 	for _, srv := range s.servers {
 		errs = append(errs, srv.Shutdown(ctx))
 	}

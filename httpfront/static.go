@@ -127,7 +127,7 @@ func (d *staticDir) serveFile(w http.ResponseWriter, r *http.Request, urlPath, n
 	h["Content-Type"] = e.hType
 	h["Accept-Ranges"] = acceptRangesBytes
 	start, n := int64(0), e.size
-	if rh := r.Header.Get("Range"); rh != "" && ifRangeAllows(r, e.etag, e.modTime) {
+	if rh := firstValue(r.Header, "Range"); rh != "" && ifRangeAllows(r, e.etag, e.modTime) {
 		ranges, ok := parseRange(rh, e.size)
 		switch {
 		case ok && len(ranges) == 0:

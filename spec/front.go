@@ -90,8 +90,10 @@ type FastCGI struct {
 	// out of the rotation; default 1 s.
 	DownTimeMS int `json:"down_time_ms,omitempty"`
 	// KeepConn reuses backend connections (FCGI_KEEP_CONN): "on", "off"
-	// or "" for the default, off: reuse is faster but hangs apps that
-	// serve one connection at a time (see httpfront's package doc).
+	// or "" for the default: reuse only with backends that say (in answer
+	// to FCGI_GET_VALUES) they serve several connections at once, within
+	// that number; "on" reuses always, which hangs apps that serve one
+	// connection at a time (see httpfront's package doc).
 	KeepConn string `json:"keep_conn,omitempty"`
 	// XSendfile lists directories the app may send files from with an
 	// X-Sendfile response header; empty disables X-Sendfile.

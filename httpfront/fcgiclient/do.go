@@ -114,11 +114,17 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 	if role == 0 {
 		role = record.RoleResponder
 	}
-	if p.opt.KeepConn {
+	if c.keep {
 		flags = record.FlagKeepConn
 	}
 	_ = c.w.WriteBeginRequest(requestID, role, flags)
-	_ = c.w.WriteParams(requestID, req.Params)
+	enc := c.bufs.enc[:0]
+	for _, pr := range req.Params {
+		enc = record.AppendPair(enc, pr.Name, pr.Value)
+	}
+	c.bufs.enc = enc
+	_ = c.w.WriteStream(record.TypeParams, requestID, enc)
+	_ = c.w.CloseStream(record.TypeParams, requestID)
 	if req.Body == nil {
 		_ = c.w.CloseStream(record.TypeStdin, requestID)
 	}
@@ -134,7 +140,8 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 		resp.stdinDone <- nil
 	}
 	resp.sr = &stdoutReader{c: c, timeout: req.Timeout, stderr: req.Stderr}
-	resp.br = bufio.NewReaderSize(resp.sr, 4096)
+	resp.br = c.bufs.header
+	resp.br.Reset(resp.sr)
 	if err := resp.readHeader(); err != nil {
 		silent := req.Body == nil && !resp.sr.got && isStale(err)
 		resp.abort()

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/mkimage/mkimage/fcgiserver/record"
 )
 
 // Options tune a Pool. Zero values take the defaults.
@@ -22,6 +20,7 @@ type Options struct {
 	ConnectTimeout time.Duration // default 2 s
 	DownTime       time.Duration // default 1 s
 	KeepConn       bool          // reuse connections (FCGI_KEEP_CONN)
+	AutoKeepConn   bool          // reuse them where the backend can take it (keep.go)
 	MaxIdle        int           // idle connections kept per backend, default 16
 }
 
@@ -36,6 +35,10 @@ type Backend struct {
 	addr        string
 	outstanding atomic.Int64
 	downUntil   atomic.Int64 // unix nanos
+	open        atomic.Int64 // connections open, busy or idle
+	probe       atomic.Int32 // FCGI_GET_VALUES state (keep.go)
+	maxConns    atomic.Int64 // connections the backend serves at once; 0 unknown
+	probeAgain  atomic.Int64 // unix nanos when to ask again; 0 never
 
 	mu   sync.Mutex
 	idle []*Conn
@@ -47,6 +50,7 @@ type Pool struct {
 	opt      Options
 	next     atomic.Uint32
 	closed   atomic.Bool
+	bufs     sync.Pool // *connBufs
 }
 
 // ParseAddr splits "unix:/path", "tcp:host:port" or "/path" into a network
@@ -102,13 +106,20 @@ func (p *Pool) Backends() []*Backend { return p.backends }
 // Outstanding returns the requests in flight on b.
 func (b *Backend) Outstanding() int64 { return b.outstanding.Load() }
 
+// MaxConns returns how many connections b said it serves at once (0: it
+// was not asked, did not say, or cannot be reused) and whether it was
+// asked yet.
+func (b *Backend) MaxConns() (int64, bool) {
+	return b.maxConns.Load(), b.probe.Load() == probeDone
+}
+
 // Close closes idle connections; connections in use close when released.
 func (p *Pool) Close() {
 	p.closed.Store(true)
 	for _, b := range p.backends {
 		b.mu.Lock()
 		for _, c := range b.idle {
-			c.nc.Close()
+			p.close(c)
 		}
 		b.idle = nil
 		b.mu.Unlock()
@@ -183,17 +194,19 @@ func (p *Pool) acquire(ctx context.Context, tried []bool, fresh bool) (*Conn, er
 // body, which could not be replayed if the idle connection turned out
 // stale), else dials.
 func (p *Pool) connect(ctx context.Context, b *Backend, fresh bool) (*Conn, error) {
-	if p.opt.KeepConn && !fresh {
+	keep := p.keepFor(b)
+	if keep && !fresh {
 		if c := b.popIdle(); c != nil {
 			return c, nil
 		}
 	}
-	d := net.Dialer{Timeout: p.opt.ConnectTimeout}
-	nc, err := d.DialContext(ctx, b.network, b.addr)
+	nc, err := p.dial(ctx, b)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", b.Name, err)
+		return nil, err
 	}
-	return newConn(nc, b), nil
+	c := p.newConn(nc, b)
+	c.keep = keep
+	return c, nil
 }
 
 func (b *Backend) popIdle() *Conn {
@@ -211,8 +224,8 @@ func (b *Backend) popIdle() *Conn {
 // release gives c back: kept idle when reusable, else closed.
 func (p *Pool) release(c *Conn, reusable bool) {
 	c.b.outstanding.Add(-1)
-	if !reusable || !p.opt.KeepConn || p.closed.Load() {
-		c.nc.Close()
+	if !reusable || !p.mayIdle(c) {
+		p.close(c)
 		return
 	}
 	b := c.b
@@ -223,19 +236,6 @@ func (p *Pool) release(c *Conn, reusable bool) {
 	}
 	b.mu.Unlock()
 	if c != nil {
-		c.nc.Close()
+		p.close(c)
 	}
-}
-
-// Conn is one connection to a backend.
-type Conn struct {
-	nc     net.Conn
-	b      *Backend
-	r      *record.Reader
-	w      *record.Writer
-	reused bool
-}
-
-func newConn(nc net.Conn, b *Backend) *Conn {
-	return &Conn{nc: nc, b: b, r: record.NewReader(nc), w: record.NewWriter(nc)}
 }

@@ -1,6 +1,10 @@
 package fcgiclient
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mkimage/mkimage/fcgiserver/record"
+)
 
 func TestParseAddr(t *testing.T) {
 	tests := []struct {
@@ -41,5 +45,33 @@ func TestPickLeastOutstandingSkipsDown(t *testing.T) {
 	}
 	if got := p.pick([]bool{true, true, false}, 0); got != b[2] {
 		t.Fatalf("with only a down member left, picked %v", got)
+	}
+}
+
+func TestMaxConnsOf(t *testing.T) {
+	enc := func(kv ...string) []byte {
+		var b []byte
+		for i := 0; i < len(kv); i += 2 {
+			b = record.AppendPair(b, kv[i], kv[i+1])
+		}
+		return b
+	}
+	tests := []struct {
+		content []byte
+		want    int64
+	}{
+		{enc(record.ValueMaxConns, "50", record.ValueMaxReqs, "50", record.ValueMpxsConns, "0"), 50},
+		{enc(record.ValueMaxConns, "1", record.ValueMpxsConns, "0"), 1},
+		{enc(record.ValueMpxsConns, "1"), 16},
+		{enc(record.ValueMpxsConns, "0"), 0},
+		{enc(record.ValueMaxConns, "x"), 0},
+		{enc(record.ValueMaxConns, "-3"), 0},
+		{nil, 0},
+		{[]byte{0x80}, 0},
+	}
+	for _, tc := range tests {
+		if got := maxConnsOf(tc.content, 16); got != tc.want {
+			t.Errorf("maxConnsOf(%q) = %d, want %d", tc.content, got, tc.want)
+		}
 	}
 }

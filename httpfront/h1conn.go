@@ -1,0 +1,330 @@
+package httpfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Connection states, for Shutdown.
+const (
+	stateActive int32 = iota
+	stateIdle         // waiting for the first byte of a request
+	stateClosed       // closed by Shutdown
+)
+
+// fastConn is one plain HTTP/1.1 connection served by the fast path
+// until it sends a request the fast path does not take; from then on
+// net/http serves it.
+type fastConn struct {
+	srv    *fastServer
+	nc     net.Conn
+	state  atomic.Int32
+	buf    []byte // request bytes; [r0:r1] are not consumed yet
+	r0, r1 int
+	out    outBuf
+	w      fastWriter
+	head   fastHead
+	hdr    http.Header
+	vals   []string
+	url    url.URL
+	req    http.Request
+	tmpl   *http.Request // carries the connection's context
+	remote string
+}
+
+const initialReadBuf = 4096
+
+func newFastConn(fs *fastServer, nc net.Conn) *fastConn {
+	c := &fastConn{srv: fs, nc: nc, buf: make([]byte, initialReadBuf), hdr: http.Header{},
+		remote: nc.RemoteAddr().String()}
+	c.out = outBuf{nc: nc, b: make([]byte, 0, outBufSize)}
+	c.w = fastWriter{c: c, bw: &c.out, header: http.Header{}, pending: make([]byte, 0, pendingMax)}
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
+	c.tmpl = (&http.Request{}).WithContext(ctx)
+	setNotSentLowat(nc)
+	return c
+}
+
+// serve reads and answers requests until the connection closes or is
+// handed off.
+func (c *fastConn) serve() {
+	defer c.srv.untrack(c)
+	first := true
+	for {
+		n, err := c.readHead(first)
+		first = false
+		if err != nil {
+			if errors.Is(err, errHandOff) {
+				c.handOff()
+				return
+			}
+			c.nc.Close()
+			return
+		}
+		if !c.serveOne(c.buf[c.r0 : c.r0+n]) {
+			c.handOff() // head complete but not for us: r0 still at its start
+			return
+		}
+		c.r0 += n
+		if c.w.closeAfter || c.srv.closing.Load() {
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+var errHandOff = errors.New("hand off to net/http")
+
+// readHead makes sure that buf[r0:] starts with a complete head and
+// returns its length; errHandOff when net/http should take over, another
+// error when the connection is done.
+func (c *fastConn) readHead(first bool) (int, error) {
+	if c.r0 == c.r1 {
+		c.r0, c.r1 = 0, 0
+	} else if c.r0 > 0 && c.r0+c.srv.maxHead > len(c.buf) {
+		c.r1 = copy(c.buf, c.buf[c.r0:c.r1])
+		c.r0 = 0
+	}
+	scanned := 0
+	var headerDeadlineSet bool
+	if first {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.headerTimeout))
+		headerDeadlineSet = true
+	}
+	for {
+		if c.r1 > c.r0 {
+			if n := headEnd(c.buf[c.r0:c.r1], scanned); n > 0 {
+				if n > c.srv.maxHead {
+					return 0, errHandOff // too large: net/http answers 431
+				}
+				return n, nil
+			}
+			scanned = c.r1 - c.r0
+			if !headerDeadlineSet {
+				_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.headerTimeout))
+				headerDeadlineSet = true
+			}
+			if c.r1-c.r0 >= c.srv.maxHead {
+				return 0, errHandOff // too large: net/http answers 431
+			}
+			if c.r1 == len(c.buf) {
+				c.grow()
+			}
+		} else {
+			// Nothing of a request yet: Shutdown may close the
+			// connection (the first request keeps its header
+			// deadline from accept).
+			if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() != stateIdle {
+				return 0, net.ErrClosed
+			}
+			if !headerDeadlineSet {
+				_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.idleTimeout))
+			}
+		}
+		m, err := c.nc.Read(c.buf[c.r1:])
+		if m > 0 && !c.state.CompareAndSwap(stateIdle, stateActive) && c.state.Load() == stateClosed {
+			return 0, net.ErrClosed
+		}
+		c.r1 += m
+		if err != nil {
+			if m > 0 {
+				continue // look at what came first
+			}
+			if errors.Is(err, io.EOF) && c.r1 > c.r0 {
+				return 0, errHandOff // a truncated head: net/http's answer
+			}
+			return 0, err
+		}
+	}
+}
+
+// grow makes room for more of a head, up to the header limit.
+func (c *fastConn) grow() {
+	if c.r0 > 0 {
+		c.r1 = copy(c.buf, c.buf[c.r0:c.r1])
+		c.r0 = 0
+		return
+	}
+	nb := make([]byte, min(2*len(c.buf), c.srv.maxHead+initialReadBuf))
+	copy(nb, c.buf[:c.r1])
+	c.buf = nb
+}
+
+// serveOne answers the request whose head is b; false means the request
+// is not one for the fast path (nothing was written).
+func (c *fastConn) serveOne(b []byte) bool {
+	headStr := string(b)
+	var ok bool
+	if c.vals, ok = parseHead(headStr, &c.head, c.hdr, c.vals); !ok {
+		return false
+	}
+	u, err := setURL(&c.url, c.head.target)
+	if err != nil {
+		return false
+	}
+	r := &c.req
+	*r = *c.tmpl
+	r.Method, r.URL, r.RequestURI, r.Host = c.head.method, u, c.head.target, c.head.host
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header, r.Body, r.Close, r.RemoteAddr = c.hdr, http.NoBody, c.head.close, c.remote
+	c.w.reset(c.head.method == http.MethodHead, c.head.close)
+	if !c.run(r) {
+		c.w.closeAfter = true
+		return true
+	}
+	c.w.finish()
+	c.w.flushConn()
+	return true
+}
+
+// run calls the handler, recovering from a panic as net/http does: the
+// connection is closed after what was already committed; false reports
+// one.
+func (c *fastConn) run(r *http.Request) (ok bool) {
+	defer func() {
+		if err := recover(); err != nil {
+			if err != http.ErrAbortHandler {
+				const size = 64 << 10
+				buf := make([]byte, size)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.errLog.Printf("http: panic serving %v: %v\n%s", c.remote, err, buf)
+			}
+			c.w.flushConn()
+			ok = false
+		}
+	}()
+	c.srv.s.ServeHTTP(&c.w, r)
+	return true
+}
+
+// handOff gives the connection to net/http with the bytes not consumed.
+func (c *fastConn) handOff() {
+	rest := append([]byte(nil), c.buf[c.r0:c.r1]...)
+	_ = c.nc.SetDeadline(time.Time{})
+	c.srv.handoff.push(&replayConn{Conn: c.nc, buf: rest})
+}
+
+// notSentLowat bounds the bytes queued in a connection's socket but not
+// yet sent (TCP_NOTSENT_LOWAT): a large file then goes out as the client
+// takes it, a little ahead, instead of a megabyte at once into a send
+// buffer that the client's receive window drains slowly; the bytes in
+// flight (the congestion window) are not limited by it. On loopback this
+// took 1 MiB responses from 3.0k to 6.6-7.7k req/s (lighttpd 7.4-7.8k;
+// 32 KiB: 6.2-7.1k, 64 KiB and more: less);
+// TCP_CORK or a smaller SO_SNDBUF (which would also cap the bytes in
+// flight, and so a distant client's throughput) were worse or unsafe.
+const notSentLowat = 16 << 10
+
+func setNotSentLowat(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	if raw, err := tc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+		})
+	}
+}
+
+// outBuf buffers a response; a large write goes out together with what
+// is buffered in one writev.
+type outBuf struct {
+	nc  net.Conn
+	b   []byte
+	err error
+}
+
+const outBufSize = 8 << 10
+
+func (o *outBuf) WriteString(s string) { o.b = append(o.b, s...) }
+
+func (o *outBuf) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	if len(o.b)+len(p) <= outBufSize {
+		o.b = append(o.b, p...)
+		return len(p), nil
+	}
+	bufs := net.Buffers{o.b, p}
+	_, err := bufs.WriteTo(o.nc)
+	o.b = o.b[:0]
+	if err != nil {
+		o.err = fmt.Errorf("writing response: %w", err)
+		return 0, o.err
+	}
+	return len(p), nil
+}
+
+func (o *outBuf) Flush() error {
+	if o.err != nil || len(o.b) == 0 {
+		return o.err
+	}
+	_, err := o.nc.Write(o.b)
+	o.b = o.b[:0]
+	if err != nil {
+		o.err = fmt.Errorf("writing response: %w", err)
+	}
+	return o.err
+}
+
+// dateCache formats the Date header once a second.
+type dateCache struct{ cur atomic.Pointer[dateStamp] }
+
+type dateStamp struct {
+	sec  int64
+	text []byte
+}
+
+func (d *dateCache) get() []byte {
+	now := time.Now()
+	if s := d.cur.Load(); s != nil && s.sec == now.Unix() {
+		return s.text
+	}
+	s := &dateStamp{sec: now.Unix(), text: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	d.cur.Store(s)
+	return s.text
+}
+
+// replayConn is a handed-off connection: reads return the bytes the fast
+// path had read first.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// ReadFrom keeps net/http's sendfile path.
+func (c *replayConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{c.Conn}, r)
+}
+
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

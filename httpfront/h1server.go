@@ -1,0 +1,182 @@
+package httpfront
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fastServer serves plain HTTP/1.1 on the Server's listeners: GET and
+// HEAD requests with simple heads go straight to the Server's handler
+// through a lean response writer; a connection that sends anything else
+// is handed, with the bytes already read, to net/http (the Server's
+// http.Server), which keeps it from then on. Timeouts and limits are the
+// http.Server's: the header timeout from the first byte of a head (from
+// accept for the first request), the idle timeout between requests, and
+// heads over MaxHeaderBytes go to net/http for its 431.
+type fastServer struct {
+	s             *Server
+	errLog        *log.Logger
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	maxHead       int // bytes of a head the fast path reads before handing off
+	dates         dateCache
+	handoff       *connListener
+	startHandoff  sync.Once
+
+	closing   atomic.Bool
+	mu        sync.Mutex
+	conns     map[*fastConn]struct{}
+	listeners map[net.Listener]struct{}
+	idleWake  chan struct{} // closed-and-replaced when a connection ends
+}
+
+func newFastServer(s *Server, hs *http.Server) *fastServer {
+	return &fastServer{
+		s: s, errLog: hs.ErrorLog,
+		headerTimeout: hs.ReadHeaderTimeout, idleTimeout: hs.IdleTimeout,
+		maxHead:   hs.MaxHeaderBytes + 4096, // net/http reads this much before its 431
+		handoff:   newConnListener(),
+		conns:     map[*fastConn]struct{}{},
+		listeners: map[net.Listener]struct{}{},
+		idleWake:  make(chan struct{}),
+	}
+}
+
+// serve accepts connections on ln until Shutdown.
+func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
+	fs.mu.Lock()
+	if fs.closing.Load() {
+		fs.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	fs.listeners[ln] = struct{}{}
+	fs.mu.Unlock()
+	fs.handoff.setAddr(ln.Addr())
+	fs.startHandoff.Do(func() { go hs.Serve(fs.handoff) })
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if fs.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				fs.errLog.Printf("http: Accept error: %v; retrying in %v", err, backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := newFastConn(fs, nc)
+		if !fs.track(c) {
+			nc.Close()
+			continue
+		}
+		go c.serve()
+	}
+}
+
+func (fs *fastServer) track(c *fastConn) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.closing.Load() {
+		return false
+	}
+	fs.conns[c] = struct{}{}
+	return true
+}
+
+func (fs *fastServer) untrack(c *fastConn) {
+	fs.mu.Lock()
+	delete(fs.conns, c)
+	close(fs.idleWake)
+	fs.idleWake = make(chan struct{})
+	fs.mu.Unlock()
+}
+
+// shutdown stops accepting, closes idle connections and waits for the
+// others to finish their request (up to ctx).
+func (fs *fastServer) shutdown(ctx context.Context) error {
+	fs.mu.Lock()
+	fs.closing.Store(true)
+	var errs []error
+	for ln := range fs.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	fs.mu.Unlock()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		fs.mu.Lock()
+		for c := range fs.conns {
+			if c.state.CompareAndSwap(stateIdle, stateClosed) {
+				c.nc.Close()
+			}
+		}
+		n, wake := len(fs.conns), fs.idleWake
+		fs.mu.Unlock()
+		if n == 0 {
+			return errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(append(errs, ctx.Err())...)
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// connListener feeds handed-off connections to an http.Server.
+type connListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr atomic.Pointer[net.Addr]
+}
+
+func newConnListener() *connListener {
+	return &connListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *connListener) push(c net.Conn) {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *connListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *connListener) setAddr(a net.Addr) { l.addr.CompareAndSwap(nil, &a) }
+
+func (l *connListener) Addr() net.Addr {
+	if a := l.addr.Load(); a != nil {
+		return *a
+	}
+	return &net.TCPAddr{}
+}
