@@ -53,6 +53,9 @@ func rpi(name, desc, qemuDTB string, dtbs, firmware []string, qemu bool) Board {
 		Console:     "ttyS0,115200",
 		Cmdline:     "panic=10 oops=panic quiet loglevel=4",
 		Kernel:      KernelSource{Module: "github.com/gokrazy/kernel.rpi", File: "vmlinuz"},
+		// The Ethernet of a Pi 3 and earlier (and QEMU's usb-net) is a
+		// USB device that enumerates seconds after init starts.
+		LinkTimeout: "30s",
 		Disk: Disk{
 			Layout: LayoutRPi, BootMiB: 200, DataMiB: 32,
 			Firmware: firmware, DTBs: dtbs,

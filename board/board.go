@@ -32,7 +32,11 @@ type Board struct {
 	Kernel  KernelSource
 	// Load lists kernel modules init loads at boot, in order.
 	Load []string
-	QEMU QEMU
+	// LinkTimeout is how long init waits for the network interface and
+	// its carrier unless the config says otherwise ("" = 5s). Boards whose
+	// NIC is on USB (a Raspberry Pi's) need longer.
+	LinkTimeout string
+	QEMU        QEMU
 	// Disk is the board's disk image layout.
 	Disk Disk
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path"
@@ -44,7 +45,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p.front, p.trees = deriveFront(cfg)
 	p.init = spec.Init{
 		Hostname: cfg.Hostname,
-		Network:  deriveNetwork(cfg.Network),
+		Network:  deriveNetwork(cfg.Network, b.LinkTimeout),
 		NTP:      cfg.Network.NTP,
 	}
 	for i, a := range cfg.Apps {
@@ -125,7 +126,7 @@ func envList(m map[string]string) []string {
 	return out
 }
 
-func deriveNetwork(n config.Network) []spec.Interface {
+func deriveNetwork(n config.Network, boardTimeout string) []spec.Interface {
 	var out []spec.Interface
 	for _, i := range n.AllInterfaces() {
 		var addrs []string
@@ -135,7 +136,7 @@ func deriveNetwork(n config.Network) []spec.Interface {
 		out = append(out, spec.Interface{
 			Name: i.Interface, DHCP: i.DHCP, Addresses: append(addrs, i.Addresses...),
 			Gateway: i.Gateway, Gateway6: i.Gateway6, DNS: i.DNS, MTU: i.MTU,
-			SLAAC: i.SLAAC == nil || *i.SLAAC, LinkTimeout: i.LinkTimeout,
+			SLAAC: i.SLAAC == nil || *i.SLAAC, LinkTimeout: cmp.Or(i.LinkTimeout, boardTimeout),
 		})
 	}
 	return out
