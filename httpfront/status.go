@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 	"time"
 
@@ -82,7 +83,7 @@ func (s *statusRoute) serve(w http.ResponseWriter, r *http.Request, p string) {
 	_ = statusPage.Execute(w, struct {
 		spec.Report
 		JSON string
-	}{rep, s.path + ".json"})
+	}{rep, path.Base(s.path) + ".json"}) // relative: works behind a prefix-stripping proxy
 }
 
 func (s *statusRoute) fetch() (spec.Report, error) {

@@ -41,6 +41,7 @@ func TestStatusRoute(t *testing.T) {
 		body         string
 	}{
 		{"/.status", "10.0.2.2:5555", 200, "<td>app.0</td><td>42</td><td>ready</td><td>3</td>"},
+		{"/.status", "10.0.2.2:5555", 200, `<a href=".status.json">`},
 		{"/.status.json", "10.0.2.2:5555", 200, `"restarts": 3`},
 		{"/.status", "10.0.2.3:5555", 403, "forbidden"},
 		{"/.status.json", "[::ffff:10.0.2.2]:1", 200, `"hostname": "box"`},
