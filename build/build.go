@@ -105,7 +105,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 }
 
 func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, p plan, dir string, opts Options, say func(string, ...any)) (*manifest.Manifest, error) {
-	src := p.programs[0].Dir
 	work := filepath.Join(dir, ".work")
 	if err := os.Mkdir(work, 0o755); err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
@@ -121,7 +120,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	}
 	if len(modFiles) > 0 {
 		p.init.Modules = load
-		p.programs = append(p.programs, rootfs.Program{Name: "modload", Package: modloadPkg, Dir: src, Target: spec.BinDir + "/modload"})
+		p.programs = append(p.programs, rootfs.Program{Name: "modload", Package: modloadPkg, Dir: p.src, Target: spec.BinDir + "/modload"})
 	}
 	files, err := specFiles(p)
 	if err != nil {

@@ -29,6 +29,7 @@ const (
 
 // plan is everything derived from the config before anything is built.
 type plan struct {
+	src       string // the tool's source tree, where guest programs build
 	init      spec.Init
 	front     spec.Front
 	programs  []rootfs.Program
@@ -37,7 +38,7 @@ type plan struct {
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
-	var p plan
+	p := plan{src: src}
 	p.programs = []rootfs.Program{
 		{Name: "init", Package: initPkg, Dir: src, Target: "init"},
 		{Name: "httpfront", Package: frontPkg, Dir: src, Target: spec.BinDir + "/httpfront"},

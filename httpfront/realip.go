@@ -14,32 +14,18 @@ import (
 // untrusted address is the client. Everything after it (CGI REMOTE_ADDR,
 // the access log, the status page's allow list) sees that address.
 type realIP struct {
-	trusted []netip.Prefix
+	trusted cidrs
 }
 
-func newRealIP(cidrs []string) (*realIP, error) {
-	if len(cidrs) == 0 {
+func newRealIP(list []string) (*realIP, error) {
+	if len(list) == 0 {
 		return nil, nil
 	}
-	r := &realIP{}
-	for _, c := range cidrs {
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q: %w", c, err)
-		}
-		r.trusted = append(r.trusted, p.Masked())
+	trusted, err := parseCIDRs(list)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxy %w", err)
 	}
-	return r, nil
-}
-
-func (ri *realIP) isTrusted(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range ri.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return &realIP{trusted: trusted}, nil
 }
 
 // apply rewrites r.RemoteAddr when the request came through trusted proxies.
@@ -49,7 +35,7 @@ func (ri *realIP) apply(r *http.Request) {
 		return
 	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || !ri.isTrusted(peer) {
+	if err != nil || !ri.trusted.contains(peer) {
 		return
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -58,7 +44,7 @@ func (ri *realIP) apply(r *http.Request) {
 		if err != nil {
 			return // a malformed hop: keep the proxy's own address
 		}
-		if !ri.isTrusted(a) || i == 0 {
+		if !ri.trusted.contains(a) || i == 0 {
 			r.RemoteAddr = netip.AddrPortFrom(a.Unmap(), 0).String()
 			return
 		}

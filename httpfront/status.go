@@ -19,7 +19,7 @@ import (
 type statusRoute struct {
 	path   string
 	socket string
-	allow  []netip.Prefix
+	allow  cidrs
 }
 
 func newStatusRoute(s spec.StatusPage) (*statusRoute, error) {
@@ -31,12 +31,9 @@ func newStatusRoute(s spec.StatusPage) (*statusRoute, error) {
 	if len(allow) == 0 {
 		allow = []string{"127.0.0.0/8", "::1/128"}
 	}
-	for _, a := range allow {
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			return nil, fmt.Errorf("status page: allow %q: %w", a, err)
-		}
-		r.allow = append(r.allow, p.Masked())
+	var err error
+	if r.allow, err = parseCIDRs(allow); err != nil {
+		return nil, fmt.Errorf("status page: allow %w", err)
 	}
 	return r, nil
 }
@@ -49,16 +46,7 @@ func (s *statusRoute) allowed(remote string) bool {
 		host = remote
 	}
 	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range s.allow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return err == nil && s.allow.contains(a)
 }
 
 func (s *statusRoute) serve(w http.ResponseWriter, r *http.Request, p string) {

@@ -58,7 +58,9 @@ func (st *status) serve(path string) error {
 func (st *status) report() spec.Report {
 	host, _ := os.Hostname()
 	r := spec.Report{Hostname: host, UptimeSeconds: time.Since(st.boot).Seconds(), Facts: st.facts}
-	r.MemTotalMiB, r.MemAvailMiB = meminfoMiB("MemTotal:"), meminfoMiB("MemAvailable:")
+	total, _ := meminfo("/proc/meminfo", "MemTotal:")
+	avail, _ := meminfo("/proc/meminfo", "MemAvailable:")
+	r.MemTotalMiB, r.MemAvailMiB = total>>20, avail>>20
 	for name, p := range st.pools {
 		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: p.settings, Backends: p.backends})
 	}
@@ -78,17 +80,6 @@ func (st *status) report() spec.Report {
 		r.Services = append(r.Services, sr)
 	}
 	return r
-}
-
-func meminfoMiB(key string) uint64 {
-	data, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == key {
-			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			return kb >> 10
-		}
-	}
-	return 0
 }
 
 func procStatusInt(pid int, key string) int {

@@ -3,14 +3,10 @@
 package kernel
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/mkimage/mkimage/board"
 
@@ -39,21 +35,16 @@ func Resolve(ctx context.Context, b board.Board, loc Local, src string) (Kernel,
 		return Kernel{Path: loc.Path, Modules: loc.Modules, Version: "local", Source: loc.Path}, nil
 	}
 	ks := b.Kernel
-	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", ks.Module)
-	cmd.Dir = src
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Version, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil || err != nil || info.Error != "" {
-		return Kernel{}, fmt.Errorf("fetching kernel module %s for board %s: %v %s %s", ks.Module, b.Name, err, info.Error, strings.TrimSpace(stderr.String()))
+	dir, version, err := ModuleDir(ctx, ks.Module, src)
+	if err != nil {
+		return Kernel{}, fmt.Errorf("board %s: %w", b.Name, err)
 	}
-	k := Kernel{Path: filepath.Join(info.Dir, ks.File), Version: info.Version, Source: ks.Module}
+	k := Kernel{Path: filepath.Join(dir, ks.File), Version: version, Source: ks.Module}
 	if ks.Modules != "" {
-		k.Modules = filepath.Join(info.Dir, ks.Modules)
+		k.Modules = filepath.Join(dir, ks.Modules)
 	}
 	if _, err := os.Stat(k.Path); err != nil {
-		return Kernel{}, fmt.Errorf("kernel module %s@%s has no %s: %w", ks.Module, info.Version, ks.File, err)
+		return Kernel{}, fmt.Errorf("kernel module %s@%s has no %s: %w", ks.Module, version, ks.File, err)
 	}
 	return k, nil
 }

@@ -19,13 +19,7 @@ import (
 // package and sets MKIMAGE_DEBIAN_KERNEL.
 func TestBootLocalKernelWithModules(t *testing.T) {
 	needQEMU(t)
-	root := os.Getenv("MKIMAGE_DEBIAN_KERNEL")
-	if root == "" {
-		if os.Getenv("MKIMAGE_REQUIRE_QEMU") == "1" {
-			t.Fatal("MKIMAGE_DEBIAN_KERNEL is not set (./do test sets it)")
-		}
-		t.Skip("MKIMAGE_DEBIAN_KERNEL not set")
-	}
+	root := needEnv(t, "MKIMAGE_DEBIAN_KERNEL")
 	kernels, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
 	if len(kernels) != 1 {
 		t.Fatalf("want one kernel in %s/boot, found %v", root, kernels)

@@ -256,13 +256,3 @@ func TestRPi4Image(t *testing.T) {
 		t.Errorf("manifest disk: %+v", m.Disk)
 	}
 }
-
-func needQEMUBinary(t *testing.T, bin string) {
-	t.Helper()
-	if _, err := exec.LookPath(bin); err != nil {
-		if os.Getenv("MKIMAGE_REQUIRE_QEMU") == "1" {
-			t.Fatalf("%s is required (MKIMAGE_REQUIRE_QEMU=1) but missing", bin)
-		}
-		t.Skipf("%s not installed", bin)
-	}
-}

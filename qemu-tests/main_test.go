@@ -35,14 +35,30 @@ func runMain(m *testing.M) int {
 
 // needQEMU skips the test when QEMU is missing, unless the run requires it
 // (CI sets MKIMAGE_REQUIRE_QEMU=1 so a boot test can never be skipped there).
-func needQEMU(t *testing.T) {
+func needQEMU(t *testing.T) { t.Helper(); needQEMUBinary(t, "qemu-system-x86_64") }
+
+func needQEMUBinary(t *testing.T, bin string) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+	if _, err := exec.LookPath(bin); err != nil {
 		if os.Getenv("MKIMAGE_REQUIRE_QEMU") == "1" {
-			t.Fatal("qemu-system-x86_64 is required (MKIMAGE_REQUIRE_QEMU=1) but missing")
+			t.Fatalf("%s is required (MKIMAGE_REQUIRE_QEMU=1) but missing", bin)
 		}
-		t.Skip("qemu-system-x86_64 not installed")
+		t.Skipf("%s not installed", bin)
 	}
+}
+
+// needEnv returns the variable ./do test sets for a boot test; the test is
+// skipped without it, unless the run requires every boot test.
+func needEnv(t *testing.T, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv("MKIMAGE_REQUIRE_QEMU") == "1" {
+			t.Fatalf("%s is not set (./do test sets it)", name)
+		}
+		t.Skipf("%s not set", name)
+	}
+	return v
 }
 
 func exampleConfig() string {

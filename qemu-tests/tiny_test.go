@@ -17,13 +17,7 @@ import (
 // button powers it off.
 func TestBootIn64MiB(t *testing.T) {
 	needQEMU(t)
-	kernel := os.Getenv("MKIMAGE_TINY_KERNEL")
-	if kernel == "" {
-		if os.Getenv("MKIMAGE_REQUIRE_QEMU") == "1" {
-			t.Fatal("MKIMAGE_TINY_KERNEL is not set (./do test sets it)")
-		}
-		t.Skip("MKIMAGE_TINY_KERNEL not set")
-	}
+	kernel := needEnv(t, "MKIMAGE_TINY_KERNEL")
 	dir := t.TempDir()
 	example, err := os.ReadFile(exampleConfig())
 	must(t, err)
