@@ -159,6 +159,20 @@ func (w *logWriter) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+// SendFile keeps the shared-descriptor sendfile working through the wrapper.
+func (w *logWriter) SendFile(fd int, off, n int64) (int64, error) {
+	fs, ok := w.ResponseWriter.(fileSender)
+	if !ok {
+		return 0, errNoSendFile
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	sent, err := fs.SendFile(fd, off, n)
+	w.size += sent
+	return sent, err
+}
+
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *logWriter) Flush() {

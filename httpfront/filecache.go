@@ -24,6 +24,7 @@ const (
 	maxCacheBytes   = 64 << 20  // bytes of all files kept in memory
 	maxHashedFile   = 16 << 20  // larger files get an ETag from their metadata
 	maxCacheEntries = 1 << 16
+	maxOpenFiles    = 256 // descriptors of large files kept open per directory
 )
 
 // entry is what the front end knows about one path under a directory.
@@ -35,7 +36,8 @@ type entry struct {
 	ino     uint64
 	size    int64
 	modTime time.Time
-	data    []byte // the whole file, when small enough
+	data    []byte      // the whole file, when small enough
+	file    *sharedFile // an open descriptor, for a large file (within maxOpenFiles)
 
 	// Response headers, built once; the slices are never appended to.
 	hType, hETag, hLastMod, hLength []string
@@ -55,6 +57,7 @@ type dirCache struct {
 	entries sync.Map // string -> *entry
 	count   atomic.Int64
 	bytes   *atomic.Int64 // shared budget of file data in memory
+	files   atomic.Int64  // descriptors held by entries
 	onOpen  func(*os.File)
 }
 
@@ -95,7 +98,10 @@ func (c *dirCache) lookup(name string) *entry {
 			c.count.Add(1)
 		} else {
 			c.bytes.Add(-old.(*entry).memSize())
+			c.dropFiles(old.(*entry))
 		}
+	} else {
+		c.dropFiles(e) // served this once, not kept
 	}
 	return e
 }
@@ -117,7 +123,12 @@ func (c *dirCache) load(name string, sidecars bool) *entry {
 	if err != nil {
 		return &entry{missing: true}
 	}
-	defer f.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil || !(st.Mode().IsRegular() || st.IsDir()) {
 		return &entry{missing: true}
@@ -132,6 +143,11 @@ func (c *dirCache) load(name string, sidecars bool) *entry {
 		return &entry{missing: true}
 	}
 	e.data = data
+	if data == nil && c.files.Add(1) <= maxOpenFiles {
+		e.file, keep = newSharedFile(f), true
+	} else if data == nil {
+		c.files.Add(-1)
+	}
 	e.etag = sum
 	e.hType = []string{contentType(name)}
 	e.hETag = []string{sum}
@@ -207,6 +223,64 @@ func (c *dirCache) openEntry(name string, e *entry) (*os.File, error) {
 		return nil, errChanged
 	}
 	return f, nil
+}
+
+// dropFiles gives up the descriptors e and its sidecars hold; requests
+// still sending from one keep it open until they are done.
+func (c *dirCache) dropFiles(e *entry) {
+	for _, x := range append([]*entry{e}, e.variants[:]...) {
+		if x != nil && x.file != nil {
+			x.file.release()
+			c.files.Add(-1)
+		}
+	}
+}
+
+// acquireFile returns an open descriptor of the file behind e: the shared
+// one the entry keeps, or a fresh one checked against e. The caller
+// releases it.
+func (c *dirCache) acquireFile(name string, e *entry) (*sharedFile, error) {
+	if e.file != nil && e.file.acquire() {
+		return e.file, nil
+	}
+	f, err := c.openEntry(name, e)
+	if err != nil {
+		return nil, err
+	}
+	return newSharedFile(f), nil
+}
+
+// sharedFile is an open, read-only file that several requests send from
+// at once (sendfile with explicit offsets); the last holder closes it.
+type sharedFile struct {
+	f    *os.File
+	fd   int
+	refs atomic.Int32
+}
+
+func newSharedFile(f *os.File) *sharedFile {
+	s := &sharedFile{f: f, fd: int(f.Fd())}
+	s.refs.Store(1)
+	return s
+}
+
+// acquire takes a reference unless the file is already closed.
+func (s *sharedFile) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (s *sharedFile) release() {
+	if s.refs.Add(-1) == 0 {
+		s.f.Close()
+	}
 }
 
 // memSize is the file data e and its sidecars keep in memory.

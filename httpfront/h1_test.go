@@ -42,6 +42,19 @@ func startServerOpt(t *testing.T, cfg spec.Front, so ServerOptions) (*Server, st
 	return s, ln.Addr().String()
 }
 
+// forFastModes runs test against the fast path with event loops and with
+// a goroutine per connection.
+func forFastModes(t *testing.T, test func(*testing.T, ServerOptions)) {
+	t.Run("loops", func(t *testing.T) { test(t, ServerOptions{}) })
+	t.Run("goroutines", func(t *testing.T) { test(t, ServerOptions{noLoops: true}) })
+}
+
+// withLog returns so with access log w (nil: none).
+func withLog(so ServerOptions, w io.Writer) ServerOptions {
+	so.AccessLog = w
+	return so
+}
+
 // exchange sends raw on a new connection and returns everything the
 // server sends until it closes (or goes quiet for a moment).
 func exchange(t *testing.T, addr, raw string) string {
@@ -130,6 +143,7 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 	cfg := spec.Front{Root: root, MaxHeaderBytes: 2048, Apps: []spec.App{{Name: "app", Prefix: "/app", Backends: []string{be}}},
 		CacheControl: []spec.CacheRule{{Prefix: "/dir", Value: "max-age=60"}}}
 	_, fast := startServerOpt(t, cfg, ServerOptions{})
+	_, fastG := startServerOpt(t, cfg, ServerOptions{noLoops: true})
 	_, slow := startServerOpt(t, cfg, ServerOptions{netHTTPOnly: true})
 	etag := func(addr string) string {
 		resp, err := http.Get("http://" + addr + "/a.txt")
@@ -205,16 +219,21 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 			want := normalize(exchange(t, slow, raw), strings.TrimSpace(method))
 			got := normalize(exchange(t, fast, raw), strings.TrimSpace(method))
 			if got != want || want == "" {
-				t.Errorf("request %q:\nfast path:\n%s\nnet/http:\n%s", raw, got, want)
+				t.Errorf("request %q:\nfast path (event loops):\n%s\nnet/http:\n%s", raw, got, want)
+			}
+			if got := normalize(exchange(t, fastG, raw), strings.TrimSpace(method)); got != want {
+				t.Errorf("request %q:\nfast path (goroutines):\n%s\nnet/http:\n%s", raw, got, want)
 			}
 		})
 	}
 	wg.Wait()
 }
 
-func TestFastPathTimeouts(t *testing.T) {
+func TestFastPathTimeouts(t *testing.T) { forFastModes(t, testFastPathTimeouts) }
+
+func testFastPathTimeouts(t *testing.T, so ServerOptions) {
 	root := tree(t, map[string]string{"index.html": "home"})
-	_, addr := startServer(t, spec.Front{Root: root, ReadHeaderTimeoutMS: 200, IdleTimeoutMS: 300}, nil)
+	_, addr := startServerOpt(t, spec.Front{Root: root, ReadHeaderTimeoutMS: 200, IdleTimeoutMS: 300}, withLog(so, nil))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -267,10 +286,12 @@ func TestFastPathTimeouts(t *testing.T) {
 	}
 }
 
-func TestFastPathPipelining(t *testing.T) {
+func TestFastPathPipelining(t *testing.T) { forFastModes(t, testFastPathPipelining) }
+
+func testFastPathPipelining(t *testing.T, so ServerOptions) {
 	root := tree(t, map[string]string{"index.html": "home", "a.txt": "aaa"})
 	var log syncBuf
-	_, addr := startServer(t, spec.Front{Root: root}, &log)
+	_, addr := startServerOpt(t, spec.Front{Root: root}, withLog(so, &log))
 	var raw strings.Builder
 	for i := range 50 {
 		fmt.Fprintf(&raw, "GET /%s?i=%d HTTP/1.1\r\nHost: x\r\n\r\n", []string{"", "a.txt"}[i%2], i)
@@ -294,9 +315,11 @@ func TestFastPathPipelining(t *testing.T) {
 	}
 }
 
-func TestFastPathShutdown(t *testing.T) {
+func TestFastPathShutdown(t *testing.T) { forFastModes(t, testFastPathShutdown) }
+
+func testFastPathShutdown(t *testing.T, so ServerOptions) {
 	root := tree(t, map[string]string{"index.html": "home"})
-	s, addr := startServer(t, spec.Front{Root: root}, nil)
+	s, addr := startServerOpt(t, spec.Front{Root: root}, withLog(so, nil))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -329,9 +352,11 @@ func TestFastPathShutdown(t *testing.T) {
 
 // TestFastPathShutdownNewConn: a connection that has sent nothing yet
 // does not hold Shutdown up.
-func TestFastPathShutdownNewConn(t *testing.T) {
+func TestFastPathShutdownNewConn(t *testing.T) { forFastModes(t, testFastPathShutdownNewConn) }
+
+func testFastPathShutdownNewConn(t *testing.T, so ServerOptions) {
 	root := tree(t, map[string]string{"index.html": "home"})
-	s, addr := startServer(t, spec.Front{Root: root}, nil)
+	s, addr := startServerOpt(t, spec.Front{Root: root}, withLog(so, nil))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -3,9 +3,11 @@ package httpfront
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +30,16 @@ type fastServer struct {
 	dates         dateCache
 	handoff       *connListener
 	startHandoff  sync.Once
+	useLoops      bool
+	startLoops    sync.Once
+	loops         []*evLoop // set by startLoops
+	loopHandoffs  atomic.Int64 // connections the loops gave a goroutine
 
 	closing   atomic.Bool
 	mu        sync.Mutex
 	conns     map[*fastConn]struct{}
 	listeners map[net.Listener]struct{}
+	closers   []io.Closer   // listener duplicates the loops' acceptors use
 	idleWake  chan struct{} // closed-and-replaced when a connection ends
 }
 
@@ -59,6 +66,12 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 	fs.mu.Unlock()
 	fs.handoff.setAddr(ln.Addr())
 	fs.startHandoff.Do(func() { go hs.Serve(fs.handoff) })
+	if tl, ok := ln.(*net.TCPListener); ok && fs.useLoops {
+		if err := fs.runLoops(); err != nil {
+			return err
+		}
+		return fs.acceptLoops(tl)
+	}
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -85,6 +98,27 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 	}
 }
 
+// runLoops starts the event loops, one per GOMAXPROCS, once. (One loop
+// on two cores served a 1 KiB file 15% slower than two.)
+func (fs *fastServer) runLoops() error {
+	var err error
+	fs.startLoops.Do(func() {
+		for range runtime.GOMAXPROCS(0) {
+			l, lerr := newEvLoop(fs)
+			if lerr != nil {
+				err = lerr
+				return
+			}
+			fs.loops = append(fs.loops, l)
+			go l.run()
+		}
+	})
+	if err == nil && len(fs.loops) == 0 {
+		err = errors.New("no event loops")
+	}
+	return err
+}
+
 func (fs *fastServer) track(c *fastConn) bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -92,6 +126,18 @@ func (fs *fastServer) track(c *fastConn) bool {
 		return false
 	}
 	fs.conns[c] = struct{}{}
+	return true
+}
+
+// trackCloser remembers c for Shutdown to close; false when it is
+// already shutting down.
+func (fs *fastServer) trackCloser(c io.Closer) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.closing.Load() {
+		return false
+	}
+	fs.closers = append(fs.closers, c)
 	return true
 }
 
@@ -114,18 +160,22 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, c := range fs.closers {
+		c.Close()
+	}
 	fs.mu.Unlock()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		fs.mu.Lock()
 		for c := range fs.conns {
-			if c.state.CompareAndSwap(stateIdle, stateClosed) {
-				c.nc.Close()
-			}
+			c.closeIfIdle()
 		}
 		n, wake := len(fs.conns), fs.idleWake
 		fs.mu.Unlock()
+		for _, l := range fs.loops {
+			l.wake() // to notice the shutdown
+		}
 		if n == 0 {
 			return errors.Join(errs...)
 		}

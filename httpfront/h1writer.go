@@ -312,9 +312,15 @@ func (w *fastWriter) ReadFrom(src io.Reader) (int64, error) {
 // writerOnly hides ReadFrom, so io.Copy does not recurse.
 type writerOnly struct{ io.Writer }
 
-// SetReadDeadline and SetWriteDeadline serve http.ResponseController.
-func (w *fastWriter) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
-func (w *fastWriter) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+// SetReadDeadline and SetWriteDeadline serve http.ResponseController;
+// a deadline may fire up to 250 ms late (coarseDeadline).
+func (w *fastWriter) SetReadDeadline(t time.Time) error {
+	return w.c.rdl.set(t, 250*time.Millisecond, w.c.nc.SetReadDeadline)
+}
+
+func (w *fastWriter) SetWriteDeadline(t time.Time) error {
+	return w.c.wdl.set(t, 250*time.Millisecond, w.c.nc.SetWriteDeadline)
+}
 
 // EnableFullDuplex is a no-op: fast path requests have no body.
 func (w *fastWriter) EnableFullDuplex() error { return nil }

@@ -252,3 +252,40 @@ func requestHost(r *http.Request) string {
 	}
 	return strings.ToLower(strings.Trim(h, "[]"))
 }
+
+// answersFromMemory reports whether f answers r without blocking on
+// anything but the file cache: an error page, a redirect, or a file (and
+// each of its sidecars) held in memory. The fast path's event loops answer
+// only such requests themselves.
+func (f *Front) answersFromMemory(r *http.Request) bool {
+	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {
+		return false
+	}
+	p, st := cleanPath(r)
+	if st != 0 {
+		return true
+	}
+	alias, app := f.match(p, requestHost(r))
+	if app != nil {
+		return false
+	}
+	d := f.root
+	if alias != nil {
+		d = alias.dir
+	}
+	switch fd := d.resolve(p); fd.kind {
+	case kindMissing, kindRedirect:
+		return true
+	case kindFile:
+		if fd.e.data == nil && fd.e.size > 0 {
+			return false
+		}
+		for _, v := range fd.e.variants {
+			if v != nil && v.data == nil && v.size > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -40,6 +40,9 @@ type ServerOptions struct {
 	ErrorLog *log.Logger
 	// netHTTPOnly (tests) serves plain HTTP with net/http alone.
 	netHTTPOnly bool
+	// noLoops (tests) serves the fast path with a goroutine per
+	// connection only.
+	noLoops bool
 }
 
 // NewServer builds the front end for cfg.
@@ -81,6 +84,7 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if !so.netHTTPOnly {
 		s.fast = newFastServer(s, s.servers[0])
+		s.fast.useLoops = !so.noLoops
 	}
 	return s, nil
 }
@@ -140,6 +144,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.close()
 	}
 	return errors.Join(errs...)
+}
+
+// answersFromMemory reports whether r is answered without blocking
+// (Front.answersFromMemory).
+func (s *Server) answersFromMemory(r *http.Request) bool {
+	f := s.acquire()
+	defer f.mu.RUnlock()
+	return f.answersFromMemory(r)
 }
 
 // acquire returns the current front end, read-locked so that a reload

@@ -2,6 +2,7 @@ package httpfront
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -170,6 +171,19 @@ func (d *staticDir) sendBody(w http.ResponseWriter, name string, e *entry, start
 		_, err := w.Write(e.data[start : start+n])
 		return err
 	}
+	sf, err := d.cache.acquireFile(name, e)
+	if err != nil {
+		return err
+	}
+	defer sf.release()
+	if fs, ok := w.(fileSender); ok {
+		err := sendFileWithDeadline(w, fs, sf.fd, start, n, d.cfg.writeTimeout)
+		if !errors.Is(err, errNoSendFile) {
+			return err
+		}
+	}
+	// net/http's writer sends from the file's own offset: use a private
+	// descriptor.
 	f, err := d.cache.openEntry(name, e)
 	if err != nil {
 		return err
@@ -179,6 +193,27 @@ func (d *staticDir) sendBody(w http.ResponseWriter, name string, e *entry, start
 		return fmt.Errorf("seeking: %w", err)
 	}
 	return copyWithDeadline(w, f, n, d.cfg.writeTimeout)
+}
+
+// sendFileWithDeadline is copyWithDeadline for a fileSender; errNoSendFile
+// (with nothing sent) when the connection cannot sendfile.
+func sendFileWithDeadline(w http.ResponseWriter, fs fileSender, fd int, off, n int64, timeout time.Duration) error {
+	rc := http.NewResponseController(w)
+	const chunk = 4 << 20
+	for n > 0 {
+		if timeout > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		c, err := fs.SendFile(fd, off, min(n, chunk))
+		if errors.Is(err, errNoSendFile) {
+			return err // only ever on the first call
+		}
+		off, n = off+c, n-c
+		if err != nil {
+			return fmt.Errorf("sending file: %w", err)
+		}
+	}
+	return nil
 }
 
 // copyWithDeadline copies n bytes of f to w, extending the write deadline

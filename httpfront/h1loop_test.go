@@ -1,0 +1,226 @@
+package httpfront
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mkimage/mkimage/spec"
+)
+
+// openConns is how many connections the fast path holds.
+func (fs *fastServer) openConns() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.conns)
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLoopSocketFull: responses from memory that the socket does not take
+// (the client reads nothing for a while) are kept and sent in order when
+// the client reads; the connection never leaves the loop.
+func TestLoopSocketFull(t *testing.T) {
+	body := randomBytes(t, 200<<10) // under maxCachedFile: from memory
+	root := tree(t, map[string]string{"big.bin": string(body), "a.txt": "aaa"})
+	s, addr := startServerOpt(t, spec.Front{Root: root}, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 30 // 6 MiB: more than the socket buffers hold
+	var raw strings.Builder
+	for i := range n {
+		fmt.Fprintf(&raw, "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", []string{"big.bin", "a.txt"}[i%2])
+	}
+	if _, err := io.WriteString(c, raw.String()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	br := bufio.NewReader(c)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if want := [][]byte{body, []byte("aaa")}[i%2]; !bytes.Equal(b, want) {
+			t.Fatalf("response %d: %d bytes, want %d", i, len(b), len(want))
+		}
+	}
+	if h := s.fast.loopHandoffs.Load(); h != 0 {
+		t.Errorf("%d handoffs, want the loop to serve it all", h)
+	}
+}
+
+// TestLoopHandOff: on one keep-alive connection, a file from memory (the
+// loop), an app request (handed to a goroutine), a large file (sendfile)
+// and a POST (on to net/http) are all answered in order.
+func TestLoopHandOff(t *testing.T) {
+	big := randomBytes(t, 600<<10)
+	root := tree(t, map[string]string{"a.txt": "aaa", "big.bin": string(big)})
+	be := goBackend(t, sockDir(t), "app", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "app %s %s %s", r.Method, r.URL.Path, b)
+	}))
+	cfg := spec.Front{Root: root, Apps: []spec.App{{Name: "app", Prefix: "/app", Backends: []string{be}}}}
+	s, addr := startServerOpt(t, cfg, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	steps := []struct {
+		raw  string
+		want []byte
+	}{
+		{"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", []byte("aaa")},
+		{"GET /app/x HTTP/1.1\r\nHost: x\r\n\r\n", []byte("app GET /app/x ")},
+		{"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", []byte("aaa")},
+		{"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", big},
+		{"POST /app/y HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", []byte("app POST /app/y hi")},
+		{"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", []byte("aaa")},
+	}
+	for i, st := range steps {
+		if _, err := io.WriteString(c, st.raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if !bytes.Equal(b, st.want) {
+			t.Fatalf("step %d: got %d bytes %.40q, want %.40q", i, len(b), b, st.want)
+		}
+	}
+	if h := s.fast.loopHandoffs.Load(); h != 1 {
+		t.Errorf("%d handoffs, want 1", h)
+	}
+	// A connection that only asks for files in memory stays in the loop.
+	for range 3 {
+		resp, err := http.Get("http://" + addr + "/a.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if h := s.fast.loopHandoffs.Load(); h != 1 {
+		t.Errorf("%d handoffs after static requests, want still 1", h)
+	}
+}
+
+// TestLoopWriteTimeout: a client that never reads its responses is cut
+// after the write timeout.
+func TestLoopWriteTimeout(t *testing.T) {
+	root := tree(t, map[string]string{"big.bin": string(randomBytes(t, 200<<10))})
+	s, addr := startServerOpt(t, spec.Front{Root: root, WriteTimeoutMS: 300}, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		for range 40 {
+			if _, err := io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	}()
+	waitFor(t, "the server to hold the connection", func() bool { return s.fast.openConns() == 1 })
+	start := time.Now()
+	waitFor(t, "the client that does not read to be cut", func() bool { return s.fast.openConns() == 0 })
+	if d := time.Since(start); d < 100*time.Millisecond || d > 2*time.Second {
+		t.Errorf("cut after %v, want about the write timeout (300 ms)", d)
+	}
+}
+
+// TestSharedFileDescriptor: a large file is opened once and sent to many
+// clients at once from one descriptor at their own offsets; a file
+// replaced on disk is served anew after the stat TTL and the old
+// descriptor is closed.
+func TestSharedFileDescriptor(t *testing.T) {
+	body := randomBytes(t, 1<<20)
+	root := tree(t, map[string]string{"big.bin": string(body)})
+	_, addr := startServerOpt(t, spec.Front{Root: root}, ServerOptions{Options: Options{StatTTL: 50 * time.Millisecond}})
+	get := func(rng string) ([]byte, error) {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/big.bin", nil)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			for j := range 8 {
+				off := (i*131 + j*977) * 613 % (len(body) - 5000)
+				rng, want := "", body
+				if j%2 == 1 {
+					rng, want = fmt.Sprintf("bytes=%d-%d", off, off+4999), body[off:off+5000]
+				}
+				got, err := get(rng)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("client %d request %d (%q): %d bytes, %v", i, j, rng, len(got), err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	path := filepath.Join(root, "big.bin")
+	if n := openDescriptors(t, path); n != 1 {
+		t.Errorf("%d descriptors open on %s, want the one shared", n, path)
+	}
+	body2 := randomBytes(t, 1<<20)
+	if err := os.WriteFile(path+".new", body2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // past the TTL
+	if got, err := get(""); err != nil || !bytes.Equal(got, body2) {
+		t.Fatalf("after replacing the file: %d bytes, %v; want the new content", len(got), err)
+	}
+	waitFor(t, "the replaced file's descriptor to close", func() bool {
+		return openDescriptors(t, path+" (deleted)") == 0
+	})
+}
+
+// openDescriptors counts this process's descriptors that name target.
+func openDescriptors(t *testing.T, target string) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == target {
+			n++
+		}
+	}
+	return n
+}
