@@ -32,7 +32,7 @@ type fastServer struct {
 	startHandoff  sync.Once
 	useLoops      bool
 	startLoops    sync.Once
-	loops         []*evLoop // set by startLoops
+	loops         []*evLoop    // set by startLoops
 	loopHandoffs  atomic.Int64 // connections the loops gave a goroutine
 
 	closing   atomic.Bool
