@@ -115,7 +115,7 @@ func (l *evLoop) run() {
 // should wake the loop when something is; true ends the loop.
 func (l *evLoop) poll() bool {
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events, 0)
+		n, err := rawEpollPoll(l.epfd, l.events)
 		if err == unix.EINTR {
 			continue
 		}
@@ -227,7 +227,7 @@ func (l *evLoop) readable(c *fastConn) {
 	} else if c.r1 == len(c.buf) {
 		c.grow()
 	}
-	n, err := unix.Read(c.lc.fd, c.buf[c.r1:])
+	n, err := rawRead(c.lc.fd, c.buf[c.r1:])
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return
 	}
@@ -298,7 +298,7 @@ func (l *evLoop) process(c *fastConn) {
 func (l *evLoop) flush(c *fastConn) bool {
 	lc := c.lc
 	for len(lc.pending) > 0 {
-		n, err := unix.Write(lc.fd, lc.pending)
+		n, err := rawWrite(lc.fd, lc.pending)
 		if n > 0 {
 			lc.pending = lc.pending[n:]
 		}

@@ -75,7 +75,7 @@ func (lc *loopConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	for n := 0; n < len(p); {
-		m, err := unix.Write(lc.fd, p[n:])
+		m, err := rawWrite(lc.fd, p[n:])
 		if m > 0 {
 			n += m
 		}
