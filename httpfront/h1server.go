@@ -67,10 +67,11 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 	fs.handoff.setAddr(ln.Addr())
 	fs.startHandoff.Do(func() { go hs.Serve(fs.handoff) })
 	if tl, ok := ln.(*net.TCPListener); ok && fs.useLoops {
-		if err := fs.runLoops(); err != nil {
-			return err
+		err := fs.runLoops()
+		if err == nil {
+			return fs.acceptLoops(tl)
 		}
-		return fs.acceptLoops(tl)
+		fs.errLog.Printf("http: no event loops, a goroutine per connection: %v", err)
 	}
 	var backoff time.Duration
 	for {
@@ -107,16 +108,16 @@ func (fs *fastServer) runLoops() error {
 			l, lerr := newEvLoop(fs)
 			if lerr != nil {
 				err = lerr
-				return
+				break
 			}
 			fs.loops = append(fs.loops, l)
 			go l.run()
 		}
 	})
-	if err == nil && len(fs.loops) == 0 {
-		err = errors.New("no event loops")
+	if len(fs.loops) == 0 {
+		return errors.Join(errors.New("no event loops"), err)
 	}
-	return err
+	return nil
 }
 
 func (fs *fastServer) track(c *fastConn) bool {
@@ -139,6 +140,13 @@ func (fs *fastServer) trackCloser(c io.Closer) bool {
 	}
 	fs.closers = append(fs.closers, c)
 	return true
+}
+
+// openConns is how many connections the fast path holds.
+func (fs *fastServer) openConns() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.conns)
 }
 
 func (fs *fastServer) untrack(c *fastConn) {

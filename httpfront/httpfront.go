@@ -32,7 +32,14 @@
 // Plain HTTP/1.1 GET and HEAD requests with simple heads are parsed and
 // answered by the front end's own fast path (h1*.go); a connection that
 // sends anything else is handed, with what was read, to net/http, which
-// keeps it (HTTPS, HTTP/2 and HTTP/1.0 are all net/http's).
+// keeps it (HTTPS, HTTP/2 and HTTP/1.0 are all net/http's). On TCP
+// listeners the fast path starts in event loops (h1loop.go, one epoll set
+// per GOMAXPROCS, as lighttpd serves): requests answered from memory
+// (small files, error pages, redirects) are served there without a
+// goroutine per connection; at the first other request (an app, a large
+// file, a body) the connection moves to a goroutine of its own. Large
+// files go out with sendfile from one descriptor per file, shared by all
+// the requests sending it.
 package httpfront
 
 import (
