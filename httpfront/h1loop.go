@@ -1,13 +1,10 @@
 package httpfront
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
-	"syscall"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,6 +43,9 @@ type evLoop struct {
 
 	in      chan *fastConn // accepted, not yet registered
 	stopped chan struct{}
+
+	mu   sync.Mutex // guards dead against add
+	dead bool       // the loop has stopped: add refuses
 }
 
 // yieldEvery is how many events a busy loop handles between yields. A
@@ -118,10 +118,25 @@ func (l *evLoop) run() {
 	for fd := range l.conns {
 		l.closeConn(l.conns[fd])
 	}
+	l.mu.Lock()
+	l.dead = true
+	l.mu.Unlock()
+	for {
+		select {
+		case c := <-l.in:
+			l.fs.serveAlone(c)
+			continue
+		default:
+		}
+		return
+	}
 }
 
 // poll handles what is ready; false means nothing is, and the runtime
-// should wake the loop when something is; true ends the loop.
+// should wake the loop when something is; true ends the loop. It parks
+// only after a poll that found nothing: a level-triggered descriptor still
+// ready after being reported is back in the ready list without a new
+// wake-up for the runtime's poller.
 func (l *evLoop) poll() bool {
 	for {
 		n, err := rawEpollPoll(l.epfd, l.events)
@@ -142,16 +157,27 @@ func (l *evLoop) poll() bool {
 		if l.fs.closing.Load() && len(l.conns) == 0 && l.fs.openConns() == 0 {
 			return true // (a connection is tracked before it is added)
 		}
-		if n < len(l.events) {
+		if n == 0 {
 			return false
 		}
 	}
 }
 
-// add passes an accepted connection to the loop.
-func (l *evLoop) add(c *fastConn) {
-	l.in <- c
+// add passes an accepted connection to the loop; false when the loop
+// has stopped or has too many waiting.
+func (l *evLoop) add(c *fastConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead {
+		return false
+	}
+	select {
+	case l.in <- c:
+	default:
+		return false
+	}
 	l.wake()
+	return true
 }
 
 func (l *evLoop) wake() {
@@ -356,102 +382,6 @@ func (l *evLoop) handOff(c *fastConn) {
 	lc := c.lc
 	delete(l.conns, lc.fd)
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
-	nc, err := lc.detach()
-	if err != nil {
-		if !errors.Is(err, net.ErrClosed) {
-			l.fs.errLog.Printf("http: event loop: handing a connection off: %v", err)
-		}
-		c.state.Store(stateClosed)
-		l.fs.untrack(c)
-		return
-	}
-	c.setConn(nc)
 	l.fs.loopHandoffs.Add(1)
-	go c.serve()
-}
-
-// acceptLoops accepts connections on ln for the loops, round robin; it
-// returns when ln is closed.
-func (fs *fastServer) acceptLoops(ln *net.TCPListener) error {
-	// A listener's raw connection cannot wait for readability: accept on
-	// a duplicate of its descriptor, an os.File, which Shutdown closes.
-	f, err := dupListener(ln)
-	if err != nil {
-		return err
-	}
-	if !fs.trackCloser(f) {
-		f.Close()
-		return http.ErrServerClosed
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("listener: %w", err)
-	}
-	var backoff time.Duration
-	for next := 0; ; next++ {
-		var nfd int
-		var sa unix.Sockaddr
-		var aerr error
-		err := rc.Read(func(fd uintptr) bool {
-			nfd, sa, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			return aerr != unix.EAGAIN
-		})
-		if err != nil {
-			if fs.closing.Load() {
-				return http.ErrServerClosed
-			}
-			return err
-		}
-		if aerr != nil {
-			if aerr == unix.ECONNABORTED || aerr == unix.EINTR {
-				continue
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			fs.errLog.Printf("http: Accept error: %v; retrying in %v", os.NewSyscallError("accept4", aerr), backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		lc := newLoopConn(nfd, sa)
-		c := newFastConn(fs, lc)
-		lc.rdl = time.Now().Add(fs.headerTimeout).UnixNano()
-		lc.inHead = true // the first head's deadline runs from accept
-		if !fs.track(c) {
-			lc.closeFD()
-			continue
-		}
-		fs.loops[next%len(fs.loops)].add(c)
-	}
-}
-
-func dupListener(ln *net.TCPListener) (*os.File, error) {
-	rc, err := ln.SyscallConn()
-	if err != nil {
-		return nil, fmt.Errorf("listener: %w", err)
-	}
-	nfd := -1
-	var derr error
-	if err := rc.Control(func(fd uintptr) {
-		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil {
-		return nil, fmt.Errorf("listener: %w", err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("duplicating the listener: %w", derr)
-	}
-	if err := unix.SetNonblock(nfd, true); err != nil {
-		unix.Close(nfd)
-		return nil, fmt.Errorf("listener: %w", err)
-	}
-	return os.NewFile(uintptr(nfd), "listener"), nil
-}
-
-// tuneSocket sets what Go sets on accepted TCP connections (no Nagle,
-// keep-alive probes after 15 s) and the not-sent limit.
-func tuneSocket(fd int) {
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
-	_ = unix.SetsockoptInt(fd, syscall.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+	l.fs.serveAlone(c)
 }

@@ -217,3 +217,35 @@ func openDescriptors(t *testing.T, target string) int {
 	}
 	return n
 }
+
+// TestLoopLongPipeline: many more pipelined requests than one read takes
+// are all answered without waiting for the loop's periodic wake-up.
+func TestLoopLongPipeline(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "aaa"})
+	s, addr := startServerOpt(t, spec.Front{Root: root}, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 2000 // about 80 KiB of heads: 20 reads of the loop's buffer
+	raw := strings.Repeat("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", n)
+	start := time.Now()
+	go io.WriteString(c, raw)
+	br := bufio.NewReader(c)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		if b, _ := io.ReadAll(resp.Body); string(b) != "aaa" {
+			t.Fatalf("response %d: %q", i, b)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("%d pipelined requests took %v", n, d)
+	}
+	if h := s.fast.loopHandoffs.Load(); h != 0 {
+		t.Errorf("%d handoffs, want none", h)
+	}
+}
