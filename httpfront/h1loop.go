@@ -27,7 +27,7 @@ import (
 // Per request this saves the read that finds nothing (a goroutine must try
 // before it parks), the park and wake, and re-arming timers: on this 2-core
 // box, with wrk on the same cores, a 1 KiB file took 6.3-6.5 us of
-// front-end CPU per request with a goroutine per connection and 4.9-5.1
+// front-end CPU per request with a goroutine per connection and 4.8-5.1
 // with the loops (lighttpd 4.1-4.2), and 1.09-1.15x lighttpd's requests
 // per second instead of 0.92-0.97x (bench/front.sh).
 type evLoop struct {
