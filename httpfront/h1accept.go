@@ -3,10 +3,10 @@ package httpfront
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +29,7 @@ func (fs *fastServer) acceptLoops(ln *net.TCPListener) error {
 	if err != nil {
 		return fmt.Errorf("listener: %w", err)
 	}
-	var backoff time.Duration
+	var backoff acceptBackoff
 	for next := 0; ; next++ {
 		var nfd int
 		var sa unix.Sockaddr
@@ -48,12 +48,10 @@ func (fs *fastServer) acceptLoops(ln *net.TCPListener) error {
 			if aerr == unix.ECONNABORTED || aerr == unix.EINTR {
 				continue
 			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			fs.errLog.Printf("http: Accept error: %v; retrying in %v", os.NewSyscallError("accept4", aerr), backoff)
-			time.Sleep(backoff)
+			backoff.wait(fs.errLog, os.NewSyscallError("accept4", aerr))
 			continue
 		}
-		backoff = 0
+		backoff.reset()
 		lc := newLoopConn(nfd, sa)
 		c := newFastConn(fs, lc)
 		lc.rdl = time.Now().Add(fs.headerTimeout).UnixNano()
@@ -67,6 +65,18 @@ func (fs *fastServer) acceptLoops(ln *net.TCPListener) error {
 		}
 	}
 }
+
+// acceptBackoff waits after an accept error (out of descriptors, say), a
+// little longer after each one in a row, as net/http does.
+type acceptBackoff struct{ d time.Duration }
+
+func (b *acceptBackoff) wait(errLog *log.Logger, err error) {
+	b.d = min(max(2*b.d, 5*time.Millisecond), time.Second)
+	errLog.Printf("http: Accept error: %v; retrying in %v", err, b.d)
+	time.Sleep(b.d)
+}
+
+func (b *acceptBackoff) reset() { b.d = 0 }
 
 func dupListener(ln *net.TCPListener) (*os.File, error) {
 	rc, err := ln.SyscallConn()
@@ -97,7 +107,7 @@ func tuneSocket(fd int) {
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
-	_ = unix.SetsockoptInt(fd, syscall.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+	setNotSentLowatFD(fd)
 }
 
 // serveAlone serves a loop's connection with a goroutine of its own.

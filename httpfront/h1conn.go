@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -302,10 +301,12 @@ func setNotSentLowat(nc net.Conn) {
 		return
 	}
 	if raw, err := tc.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
-		})
+		_ = raw.Control(func(fd uintptr) { setNotSentLowatFD(int(fd)) })
 	}
+}
+
+func setNotSentLowatFD(fd int) {
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
 }
 
 // outBuf buffers a response; a large write goes out together with what

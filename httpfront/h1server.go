@@ -73,7 +73,7 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 		}
 		fs.errLog.Printf("http: no event loops, a goroutine per connection: %v", err)
 	}
-	var backoff time.Duration
+	var backoff acceptBackoff
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -82,14 +82,12 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				fs.errLog.Printf("http: Accept error: %v; retrying in %v", err, backoff)
-				time.Sleep(backoff)
+				backoff.wait(fs.errLog, err)
 				continue
 			}
 			return err
 		}
-		backoff = 0
+		backoff.reset()
 		c := newFastConn(fs, nc)
 		if !fs.track(c) {
 			nc.Close()

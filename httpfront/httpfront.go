@@ -208,27 +208,47 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.realIP != nil {
 		f.realIP.apply(r)
 	}
+	rt := f.route(r)
+	switch {
+	case rt.status:
+		f.status.serve(w, r, r.URL.Path)
+	case rt.bad != 0:
+		http.Error(w, fmt.Sprintf("%d %s", rt.bad, strings.ToLower(http.StatusText(rt.bad))), rt.bad)
+	case rt.app != nil:
+		rt.app.serve(w, r, rt.path)
+	default:
+		rt.dir.serve(w, r, rt.path, rt.dir.resolve(rt.path))
+	}
+}
+
+// routed is where a request goes: the status page, an error for a bad
+// path, an app, or a static directory (an alias or the root).
+type routed struct {
+	status bool
+	bad    int // status code for a path that is refused
+	path   string
+	app    *appRoute
+	dir    *staticDir
+}
+
+func (f *Front) route(r *http.Request) routed {
 	// The status page is matched exactly, before path cleaning (which
 	// hides dot paths such as the default /.status).
 	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {
-		f.status.serve(w, r, r.URL.Path)
-		return
+		return routed{status: true}
 	}
 	p, st := cleanPath(r)
 	if st != 0 {
-		http.Error(w, fmt.Sprintf("%d %s", st, strings.ToLower(http.StatusText(st))), st)
-		return
+		return routed{bad: st}
 	}
-	host := requestHost(r)
-	alias, app := f.match(p, host)
+	alias, app := f.match(p, requestHost(r))
 	switch {
 	case alias != nil:
-		alias.dir.serve(w, r, p, alias.dir.resolve(p))
+		return routed{path: p, dir: alias.dir}
 	case app != nil:
-		app.serve(w, r, p)
-	default:
-		f.root.serve(w, r, p, f.root.resolve(p))
+		return routed{path: p, app: app}
 	}
+	return routed{path: p, dir: f.root}
 }
 
 // match finds the alias or app with the longest prefix matching p.
@@ -265,22 +285,14 @@ func requestHost(r *http.Request) string {
 // each of its sidecars) held in memory. The fast path's event loops answer
 // only such requests themselves.
 func (f *Front) answersFromMemory(r *http.Request) bool {
-	if f.status != nil && r.URL.RawPath == "" && f.status.matches(r.URL.Path) {
+	rt := f.route(r)
+	switch {
+	case rt.status || rt.app != nil:
 		return false
-	}
-	p, st := cleanPath(r)
-	if st != 0 {
+	case rt.bad != 0:
 		return true
 	}
-	alias, app := f.match(p, requestHost(r))
-	if app != nil {
-		return false
-	}
-	d := f.root
-	if alias != nil {
-		d = alias.dir
-	}
-	switch fd := d.resolve(p); fd.kind {
+	switch fd := rt.dir.resolve(rt.path); fd.kind {
 	case kindMissing, kindRedirect:
 		return true
 	case kindFile:

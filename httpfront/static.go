@@ -197,38 +197,38 @@ func (d *staticDir) sendBody(w http.ResponseWriter, name string, e *entry, start
 
 // sendFileWithDeadline is copyWithDeadline for a fileSender; errNoSendFile
 // (with nothing sent) when the connection cannot sendfile.
-func sendFileWithDeadline(w http.ResponseWriter, fs fileSender, fd int, off, n int64, timeout time.Duration) error {
-	rc := http.NewResponseController(w)
-	const chunk = 4 << 20
-	for n > 0 {
-		if timeout > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(timeout))
-		}
-		c, err := fs.SendFile(fd, off, min(n, chunk))
-		if errors.Is(err, errNoSendFile) {
-			return err // only ever on the first call
-		}
-		off, n = off+c, n-c
-		if err != nil {
-			return fmt.Errorf("sending file: %w", err)
-		}
+func sendFileWithDeadline(w http.ResponseWriter, fs fileSender, fd int, start, n int64, timeout time.Duration) error {
+	err := inChunks(w, n, timeout, func(off, c int64) (int64, error) { return fs.SendFile(fd, start+off, c) })
+	if err != nil && !errors.Is(err, errNoSendFile) { // errNoSendFile: only ever on the first call
+		return fmt.Errorf("sending file: %w", err)
+	}
+	return err
+}
+
+// copyWithDeadline copies n bytes of f to w in chunks, each under a fresh
+// write deadline (inChunks).
+func copyWithDeadline(w http.ResponseWriter, f *os.File, n int64, timeout time.Duration) error {
+	err := inChunks(w, n, timeout, func(_, c int64) (int64, error) { return io.CopyN(w, f, c) })
+	if err != nil {
+		return fmt.Errorf("copying file: %w", err)
 	}
 	return nil
 }
 
-// copyWithDeadline copies n bytes of f to w, extending the write deadline
-// before every chunk, so a slow client gets time while a stuck one is cut.
-func copyWithDeadline(w http.ResponseWriter, f *os.File, n int64, timeout time.Duration) error {
+// inChunks sends n bytes with send(offset, length) in chunks, extending
+// the write deadline before every chunk, so a slow client gets time while
+// a stuck one is cut.
+func inChunks(w http.ResponseWriter, n int64, timeout time.Duration, send func(off, n int64) (int64, error)) error {
 	rc := http.NewResponseController(w)
 	const chunk = 4 << 20
-	for n > 0 {
+	for off := int64(0); off < n; {
 		if timeout > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(timeout))
 		}
-		c, err := io.CopyN(w, f, min(n, chunk))
-		n -= c
+		c, err := send(off, min(n-off, chunk))
+		off += c
 		if err != nil {
-			return fmt.Errorf("copying file: %w", err)
+			return err
 		}
 	}
 	return nil
