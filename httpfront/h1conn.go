@@ -195,7 +195,7 @@ func (c *fastConn) serveOne(b []byte) bool {
 	if !ok {
 		return false
 	}
-	c.respond(r)
+	c.respond(r, false)
 	return true
 }
 
@@ -219,21 +219,28 @@ func (c *fastConn) parse(b []byte) (*http.Request, bool) {
 	return r, true
 }
 
-// respond runs the handler for r and sends the response.
-func (c *fastConn) respond(r *http.Request) {
+// respond runs the handler for r and sends the response; with
+// memoryOnly, only a response from memory (Server.serveFromMemory): false
+// then means nothing was written.
+func (c *fastConn) respond(r *http.Request, memoryOnly bool) bool {
 	c.w.reset(c.head.method == http.MethodHead, c.head.close)
-	if !c.run(r) {
+	served, ok := c.run(r, memoryOnly)
+	switch {
+	case !served:
+		return false
+	case !ok:
 		c.w.closeAfter = true
-		return
+		return true
 	}
 	c.w.finish()
 	c.w.flushConn()
+	return true
 }
 
 // run calls the handler, recovering from a panic as net/http does: the
-// connection is closed after what was already committed; false reports
+// connection is closed after what was already committed; ok false reports
 // one.
-func (c *fastConn) run(r *http.Request) (ok bool) {
+func (c *fastConn) run(r *http.Request, memoryOnly bool) (served, ok bool) {
 	defer func() {
 		if err := recover(); err != nil {
 			if err != http.ErrAbortHandler {
@@ -243,11 +250,14 @@ func (c *fastConn) run(r *http.Request) (ok bool) {
 				c.srv.errLog.Printf("http: panic serving %v: %v\n%s", c.remote, err, buf)
 			}
 			c.w.flushConn()
-			ok = false
+			served, ok = true, false
 		}
 	}()
+	if memoryOnly {
+		return c.srv.s.serveFromMemory(&c.w, r), true
+	}
 	c.srv.s.ServeHTTP(&c.w, r)
-	return true
+	return true, true
 }
 
 // handOff gives the connection to net/http with the bytes not consumed.

@@ -17,7 +17,7 @@ import (
 // parks like any goroutine and a busy one never blocks a thread.
 //
 // A loop answers only requests the handler answers from memory
-// (Server.answersFromMemory: cached small files, error pages, redirects).
+// (Server.serveFromMemory: cached small files, error pages, redirects).
 // Before any other request the connection leaves the loop for a goroutine
 // of its own (the fast path's blocking mode, which may hand it on to
 // net/http), with what was read and the request not yet answered. A
@@ -315,12 +315,11 @@ func (l *evLoop) process(c *fastConn) {
 			return
 		}
 		r, ok := c.parse(c.buf[c.r0 : c.r0+n])
-		if !ok || !l.fs.s.answersFromMemory(r) {
+		if !ok || !c.respond(r, true) {
 			l.handOff(c)
 			return
 		}
 		lc.inHead = false
-		c.respond(r)
 		c.r0 += n
 		if c.w.closeAfter || l.fs.closing.Load() {
 			if len(lc.pending) == 0 {

@@ -205,10 +205,14 @@ func (f *Front) Close() {
 
 // ServeHTTP routes one request.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.serveRouted(w, r, f.route(r))
+}
+
+// serveRouted answers r, routed to rt.
+func (f *Front) serveRouted(w http.ResponseWriter, r *http.Request, rt routed) {
 	if f.realIP != nil {
 		f.realIP.apply(r)
 	}
-	rt := f.route(r)
 	switch {
 	case rt.status:
 		f.status.serve(w, r, r.URL.Path)
@@ -217,7 +221,10 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rt.app != nil:
 		rt.app.serve(w, r, rt.path)
 	default:
-		rt.dir.serve(w, r, rt.path, rt.dir.resolve(rt.path))
+		if !rt.resolved {
+			rt.found, rt.resolved = rt.dir.resolve(rt.path), true
+		}
+		rt.dir.serve(w, r, rt.path, rt.found)
 	}
 }
 
@@ -229,6 +236,9 @@ type routed struct {
 	path   string
 	app    *appRoute
 	dir    *staticDir
+
+	found    found // what path is under dir, once resolved
+	resolved bool
 }
 
 func (f *Front) route(r *http.Request) routed {
@@ -280,19 +290,19 @@ func requestHost(r *http.Request) string {
 	return strings.ToLower(strings.Trim(h, "[]"))
 }
 
-// answersFromMemory reports whether f answers r without blocking on
-// anything but the file cache: an error page, a redirect, or a file (and
-// each of its sidecars) held in memory. The fast path's event loops answer
-// only such requests themselves.
-func (f *Front) answersFromMemory(r *http.Request) bool {
-	rt := f.route(r)
+// fromMemory reports whether a request routed to rt is answered without
+// blocking on anything but the file cache: an error page, a redirect, or
+// a file (and each of its sidecars) held in memory. The fast path's event
+// loops answer only such requests themselves.
+func (rt *routed) fromMemory() bool {
 	switch {
 	case rt.status || rt.app != nil:
 		return false
 	case rt.bad != 0:
 		return true
 	}
-	switch fd := rt.dir.resolve(rt.path); fd.kind {
+	rt.found, rt.resolved = rt.dir.resolve(rt.path), true
+	switch fd := rt.found; fd.kind {
 	case kindMissing, kindRedirect:
 		return true
 	case kindFile:

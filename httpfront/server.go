@@ -146,14 +146,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// answersFromMemory reports whether r is answered without blocking
-// (Front.answersFromMemory).
-func (s *Server) answersFromMemory(r *http.Request) bool {
-	f := s.acquire()
-	defer f.mu.RUnlock()
-	return f.answersFromMemory(r)
-}
-
 // acquire returns the current front end, read-locked so that a reload
 // closes it only after this request.
 func (s *Server) acquire() *Front {
@@ -172,6 +164,25 @@ func (s *Server) acquire() *Front {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.acquire()
 	defer f.mu.RUnlock()
+	s.serve(f, f.route(r), w, r)
+}
+
+// serveFromMemory serves r as ServeHTTP does if the front end answers it
+// from memory (routed.fromMemory); otherwise it reports false and writes
+// nothing.
+func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request) bool {
+	f := s.acquire()
+	defer f.mu.RUnlock()
+	rt := f.route(r)
+	if !rt.fromMemory() {
+		return false
+	}
+	s.serve(f, rt, w, r)
+	return true
+}
+
+// serve answers r, routed to rt, through f.
+func (s *Server) serve(f *Front, rt routed, w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	now := time.Now()
 	_ = rc.SetWriteDeadline(now.Add(s.writeTimeout))
@@ -179,10 +190,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetReadDeadline(now.Add(s.bodyTimeout))
 	}
 	if s.log == nil {
-		f.ServeHTTP(w, r)
+		f.serveRouted(w, r, rt)
 		return
 	}
 	lw := &logWriter{ResponseWriter: w}
 	defer func() { s.log.log(r, lw.status, lw.size, now) }()
-	f.ServeHTTP(lw, r)
+	f.serveRouted(lw, r, rt)
 }
