@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -251,7 +252,13 @@ func growMBR(f *os.File, mbr []byte, p *partition, diskBytes int64) (int64, erro
 	return end, err
 }
 
-func growGPT(f *os.File, mbr []byte, p *partition, ss, diskBytes int64) (int64, error) {
+// readerWriterAt is a block device or a file holding a disk image.
+type readerWriterAt interface {
+	io.ReaderAt
+	io.WriterAt
+}
+
+func growGPT(f readerWriterAt, mbr []byte, p *partition, ss, diskBytes int64) (int64, error) {
 	hdr := make([]byte, ss)
 	if _, err := f.ReadAt(hdr, ss); err != nil {
 		return 0, err
