@@ -21,24 +21,7 @@ import (
 // startServer runs a Server on a loopback port and returns its address.
 func startServer(t *testing.T, cfg spec.Front, logw io.Writer) (*Server, string) {
 	t.Helper()
-	if logw == nil {
-		logw = io.Discard
-	}
-	s, err := NewServer(cfg, ServerOptions{Options: Options{Logf: t.Logf}, AccessLog: logw})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return s, ln.Addr().String()
+	return startServerOpt(t, cfg, ServerOptions{AccessLog: logw})
 }
 
 func TestServerLimits(t *testing.T) {
