@@ -2,6 +2,8 @@
 # bench/front.sh: httpfront vs lighttpd 1.4 (Debian) on loopback, with wrk.
 #
 #   static 1 KiB and 1 MiB files, keep-alive, 64 connections;
+#   the 1 KiB file and the FastCGI page again with a connection per request
+#   (Connection: close), as from clients that do not keep connections;
 #   FastCGI /app/hello through each server to the same pool of two
 #   examples/fcgiapp processes on unix sockets (httpfront with its default
 #   keep_conn, which reuses connections to backends that say they serve
@@ -77,10 +79,11 @@ start "$W/httpfront" -config "$W/front-default.json" -listen 127.0.0.1:18091
 start "$W/httpfront" -config "$W/front-off.json" -listen 127.0.0.1:18092
 waitport 18090; waitport 18091; waitport 18092
 
-# run NAME URL: prints "req/s p50 p99" (latencies in ms)
+# run NAME URL: prints "req/s p50 p99" (latencies in ms); with HDR set,
+# every request carries that header.
 run() {
-	wrk -t2 -c$CONNS -d1s "$2" >/dev/null 2>&1 # warm up
-	wrk -t2 -c$CONNS -d"${DUR}s" --latency "$2" >"$W/wrk.out" 2>&1
+	wrk -t2 -c$CONNS -d1s ${HDR:+-H} ${HDR:+"$HDR"} "$2" >/dev/null 2>&1 # warm up
+	wrk -t2 -c$CONNS -d"${DUR}s" --latency ${HDR:+-H} ${HDR:+"$HDR"} "$2" >"$W/wrk.out" 2>&1
 	awk '
 		function ms(v) {
 			if (v ~ /us$/) return substr(v, 1, length(v)-2) / 1000
@@ -126,6 +129,10 @@ bench() { # bench NAME PATH [keep]: rounds of lighttpd, httpfront (, keep_conn o
 	fi
 }
 
+HDR=
 bench "static 1 KiB" /1k.bin
 bench "static 1 MiB" /1m.bin
 bench "fastcgi hello" /app/hello keep
+HDR="Connection: close"
+bench "static 1 KiB, close" /1k.bin
+bench "fastcgi hello, close" /app/hello

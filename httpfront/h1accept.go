@@ -1,84 +1,58 @@
 package httpfront
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// acceptLoops accepts connections on ln for the loops, round robin; it
-// returns when ln is closed.
-func (fs *fastServer) acceptLoops(ln *net.TCPListener) error {
-	// A listener's raw connection cannot wait for readability: accept on
-	// a duplicate of its descriptor, an os.File, which Shutdown closes.
-	f, err := dupListener(ln)
+// loopListener is a listening socket the event loops accept from: a
+// duplicate of a Server listener's descriptor (the listener's own raw
+// connection cannot be polled), in every loop's epoll set. Each loop
+// accepts what is ready when it is woken, as lighttpd does: no goroutine
+// hands connections over, and a request that came with the connection is
+// read and answered at once.
+type loopListener struct {
+	fd   int
+	addr net.Addr
+	tmpl *http.Request // the request template of its connections
+}
+
+// serveLoops serves ln with the event loops until Shutdown. If the loops
+// stop on an error, ln is served with a goroutine per connection.
+func (fs *fastServer) serveLoops(ln *net.TCPListener) error {
+	ll, err := newLoopListener(ln)
 	if err != nil {
 		return err
 	}
-	if !fs.trackCloser(f) {
-		f.Close()
+	if !fs.addLoopListener(ll) {
+		unix.Close(ll.fd)
 		return http.ErrServerClosed
 	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("listener: %w", err)
+	for _, l := range fs.loops {
+		l.listen(ll)
 	}
-	var backoff acceptBackoff
-	for next := 0; ; next++ {
-		var nfd int
-		var sa unix.Sockaddr
-		var aerr error
-		err := rc.Read(func(fd uintptr) bool {
-			nfd, sa, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			return aerr != unix.EAGAIN
-		})
-		if err != nil {
-			if fs.closing.Load() {
-				return http.ErrServerClosed
-			}
-			return err
-		}
-		if aerr != nil {
-			if aerr == unix.ECONNABORTED || aerr == unix.EINTR {
-				continue
-			}
-			backoff.wait(fs.errLog, os.NewSyscallError("accept4", aerr))
-			continue
-		}
-		backoff.reset()
-		lc := newLoopConn(nfd, sa)
-		c := newFastConn(fs, lc)
-		lc.rdl = time.Now().Add(fs.headerTimeout).UnixNano()
-		lc.inHead = true // the first head's deadline runs from accept
-		if !fs.track(c) {
-			lc.closeFD()
-			continue
-		}
-		if !fs.loops[next%len(fs.loops)].add(c) {
-			fs.serveAlone(c)
-		}
+	select {
+	case <-fs.done:
+		return http.ErrServerClosed
+	case <-fs.loopFailed:
+		fs.errLog.Printf("http: an event loop stopped: serving %s with a goroutine per connection", ln.Addr())
+		return fs.serveGoroutines(ln)
 	}
 }
 
-// acceptBackoff waits after an accept error (out of descriptors, say), a
-// little longer after each one in a row, as net/http does.
-type acceptBackoff struct{ d time.Duration }
-
-func (b *acceptBackoff) wait(errLog *log.Logger, err error) {
-	b.d = min(max(2*b.d, 5*time.Millisecond), time.Second)
-	errLog.Printf("http: Accept error: %v; retrying in %v", err, b.d)
-	time.Sleep(b.d)
-}
-
-func (b *acceptBackoff) reset() { b.d = 0 }
-
-func dupListener(ln *net.TCPListener) (*os.File, error) {
+// newLoopListener duplicates ln's descriptor and sets on it what accepted
+// sockets then inherit (Linux copies a listener's socket and TCP options
+// to the sockets it accepts), so accepting takes no further calls.
+func newLoopListener(ln *net.TCPListener) (*loopListener, error) {
 	rc, err := ln.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("listener: %w", err)
@@ -93,22 +67,132 @@ func dupListener(ln *net.TCPListener) (*os.File, error) {
 	if derr != nil {
 		return nil, fmt.Errorf("duplicating the listener: %w", derr)
 	}
-	if err := unix.SetNonblock(nfd, true); err != nil {
+	if err := tuneListener(nfd); err != nil {
 		unix.Close(nfd)
-		return nil, fmt.Errorf("listener: %w", err)
+		return nil, fmt.Errorf("listener options: %w", err)
 	}
-	return os.NewFile(uintptr(nfd), "listener"), nil
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, ln.Addr())
+	return &loopListener{fd: nfd, addr: ln.Addr(), tmpl: (&http.Request{}).WithContext(ctx)}, nil
 }
 
-// tuneSocket sets what Go sets on accepted TCP connections (no Nagle,
-// keep-alive probes after 15 s) and the not-sent limit.
-func tuneSocket(fd int) {
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
-	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
-	setNotSentLowatFD(fd)
+// tuneListener sets what Go sets on each accepted TCP connection (no
+// Nagle, keep-alive probes after 15 s). TCP_NOTSENT_LOWAT is not
+// inherited: a loop sets it on a connection whose socket fills, the
+// handoff on one that leaves the loop (large files).
+func tuneListener(fd int) error {
+	return errors.Join(
+		unix.SetNonblock(fd, true),
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1),
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15),
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15))
 }
+
+// acceptBatch bounds the connections a loop accepts in one go, so that
+// the connections it serves get their turn.
+const acceptBatch = 32
+
+// accept takes the connections ready on ll and serves each at once.
+func (l *evLoop) accept(ll *loopListener) {
+	for range acceptBatch {
+		// syscall's Accept4, not x/sys/unix's: that one asks each
+		// socket's protocol (for L2TP) with one more call.
+		nfd, sa, err := syscall.Accept4(ll.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		switch {
+		case err == syscall.EAGAIN:
+			return
+		case err == syscall.ECONNABORTED || err == syscall.EINTR:
+			continue
+		case err != nil && (l.fs.closing.Load() || err == syscall.EINVAL):
+			l.unlisten(ll) // shut down
+			return
+		case err != nil:
+			l.pauseListener(ll, err) // out of descriptors or memory
+			return
+		}
+		l.backoff.reset()
+		l.handled++ // a connection served counts as an event (yieldEvery)
+		l.adopt(nfd, sa, ll)
+	}
+}
+
+// adopt serves a connection just accepted: its request is usually there
+// already, so it is read before the socket joins the epoll set, which a
+// connection answered and closed at once never does.
+func (l *evLoop) adopt(fd int, sa syscall.Sockaddr, ll *loopListener) {
+	c := l.newConn(fd, sa, ll)
+	lc := c.lc
+	if !l.fs.track(c) {
+		lc.closeFD()
+		return
+	}
+	lc.rdl = time.Now().Add(l.fs.headerTimeout).UnixNano()
+	lc.inHead = true // the first head's deadline runs from accept
+	c.state.Store(stateIdle)
+	l.conns[fd] = c
+	l.readable(c)
+	if l.conns[fd] == c && !lc.registered {
+		if err := l.watch(lc, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
+			l.fs.errLog.Printf("http: event loop: adding a connection: %v", err)
+			l.closeConn(c)
+		}
+	}
+}
+
+// maxFreeConns bounds the connections a loop keeps for reuse: one
+// allocated and collected per connection (some 20 KB) made the garbage
+// collector the largest cost of a client that connects per request.
+const maxFreeConns = 256
+
+// newConn returns a connection for fd, a free one if the loop has one.
+func (l *evLoop) newConn(fd int, sa syscall.Sockaddr, ll *loopListener) *fastConn {
+	n := len(l.free)
+	if n == 0 {
+		c := newFastConn(l.fs, &loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)})
+		c.tmpl = ll.tmpl
+		return c
+	}
+	c := l.free[n-1]
+	l.free = l.free[:n-1]
+	*c.lc = loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)}
+	c.reuse(c.lc, ll.tmpl)
+	return c
+}
+
+// release keeps a closed connection for reuse.
+func (l *evLoop) release(c *fastConn) {
+	if c.lc != nil && len(c.buf) == initialReadBuf && len(l.free) < maxFreeConns {
+		l.free = append(l.free, c)
+	}
+}
+
+// pauseListener stops accepting from ll for a while after an error such
+// as running out of descriptors (the listener stays ready, and a loop
+// would spin on it).
+func (l *evLoop) pauseListener(ll *loopListener, err error) {
+	l.unlisten(ll)
+	d := l.backoff.next()
+	l.fs.errLog.Printf("http: Accept error: %v; retrying in %v", os.NewSyscallError("accept4", err), d)
+	l.paused[ll] = time.Now().Add(d)
+}
+
+// acceptBackoff is how long to wait after an accept error (out of
+// descriptors, say): a little longer after each one in a row, as net/http
+// does.
+type acceptBackoff struct{ d time.Duration }
+
+func (b *acceptBackoff) next() time.Duration {
+	b.d = min(max(2*b.d, 5*time.Millisecond), time.Second)
+	return b.d
+}
+
+func (b *acceptBackoff) wait(errLog *log.Logger, err error) {
+	d := b.next()
+	errLog.Printf("http: Accept error: %v; retrying in %v", err, d)
+	time.Sleep(d)
+}
+
+func (b *acceptBackoff) reset() { b.d = 0 }
 
 // serveAlone serves a loop's connection with a goroutine of its own.
 func (fs *fastServer) serveAlone(c *fastConn) {
@@ -122,5 +206,6 @@ func (fs *fastServer) serveAlone(c *fastConn) {
 		return
 	}
 	c.setConn(nc)
+	setNotSentLowat(nc)
 	go c.serve()
 }

@@ -65,6 +65,16 @@ func newFastConn(fs *fastServer, nc net.Conn) *fastConn {
 	return c
 }
 
+// reuse readies a closed connection for a new socket nc with request
+// template tmpl; its buffers stay.
+func (c *fastConn) reuse(nc net.Conn, tmpl *http.Request) {
+	c.nc, c.tmpl, c.remote = nc, tmpl, nc.RemoteAddr().String()
+	c.state.Store(stateActive)
+	c.r0, c.r1 = 0, 0
+	c.out = outBuf{nc: nc, b: c.out.b[:0]}
+	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
+}
+
 // setConn replaces the connection's net.Conn (the same socket, handed off
 // by an event loop).
 func (c *fastConn) setConn(nc net.Conn) {
@@ -72,6 +82,8 @@ func (c *fastConn) setConn(nc net.Conn) {
 	defer c.ncMu.Unlock()
 	c.nc, c.out.nc, c.lc = nc, nc, nil
 	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
+	// A loop's connection carried its listener's address.
+	c.tmpl = c.tmpl.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr()))
 }
 
 // closeIfIdle closes the connection if it waits for a request (Shutdown).

@@ -31,21 +31,23 @@ import (
 // with the loops (lighttpd 4.1-4.2), and 1.09-1.15x lighttpd's requests
 // per second instead of 0.92-0.97x (bench/front.sh).
 type evLoop struct {
-	fs     *fastServer
-	epfd   int
-	wakefd int      // eventfd: new connections, sweeps, shutdown
-	epFile *os.File // epfd in the runtime poller
-	conns  map[int]*fastConn
-	events []unix.EpollEvent
-	swept  time.Time
+	fs        *fastServer
+	epfd      int
+	wakefd    int      // eventfd: new listeners, sweeps, shutdown
+	epFile    *os.File // epfd in the runtime poller
+	conns     map[int]*fastConn
+	listeners map[int]*loopListener // in the epoll set, by descriptor
+	paused    map[*loopListener]time.Time
+	backoff   acceptBackoff
+	free      []*fastConn // closed connections to reuse
+	events    []unix.EpollEvent
+	swept     time.Time
 	// handled counts events since the loop last yielded.
 	handled int
-
-	in      chan *fastConn // accepted, not yet registered
 	stopped chan struct{}
 
-	mu   sync.Mutex // guards dead against add
-	dead bool       // the loop has stopped: add refuses
+	mu           sync.Mutex
+	newListeners []*loopListener // for the loop to add (guarded by mu)
 }
 
 // yieldEvery is how many events a busy loop handles between yields. A
@@ -69,8 +71,8 @@ func newEvLoop(fs *fastServer) (*evLoop, error) {
 		return nil, fmt.Errorf("creating eventfd: %w", err)
 	}
 	l := &evLoop{fs: fs, epfd: epfd, wakefd: wakefd, conns: map[int]*fastConn{},
-		events: make([]unix.EpollEvent, 128), in: make(chan *fastConn, 1024),
-		stopped: make(chan struct{})}
+		listeners: map[int]*loopListener{}, paused: map[*loopListener]time.Time{},
+		events: make([]unix.EpollEvent, 128), stopped: make(chan struct{})}
 	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)})
 	if err == nil {
 		err = unix.SetNonblock(epfd, true)
@@ -115,20 +117,14 @@ func (l *evLoop) run() {
 	if err != nil {
 		l.fs.errLog.Printf("http: event loop: %v", err)
 	}
+	for _, ll := range l.listeners {
+		l.unlisten(ll)
+	}
 	for fd := range l.conns {
 		l.closeConn(l.conns[fd])
 	}
-	l.mu.Lock()
-	l.dead = true
-	l.mu.Unlock()
-	for {
-		select {
-		case c := <-l.in:
-			l.fs.serveAlone(c)
-			continue
-		default:
-		}
-		return
+	if !l.fs.closing.Load() {
+		l.fs.failLoops()
 	}
 }
 
@@ -163,21 +159,32 @@ func (l *evLoop) poll() bool {
 	}
 }
 
-// add passes an accepted connection to the loop; false when the loop
-// has stopped or has too many waiting.
-func (l *evLoop) add(c *fastConn) bool {
+// listen makes the loop accept from ll.
+func (l *evLoop) listen(ll *loopListener) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dead {
-		return false
-	}
-	select {
-	case l.in <- c:
-	default:
-		return false
-	}
+	l.newListeners = append(l.newListeners, ll)
+	l.mu.Unlock()
 	l.wake()
-	return true
+}
+
+// unlisten takes ll out of the loop's epoll set.
+func (l *evLoop) unlisten(ll *loopListener) {
+	if l.listeners[ll.fd] == ll {
+		delete(l.listeners, ll.fd)
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, ll.fd, nil)
+	}
+}
+
+func (l *evLoop) relisten(ll *loopListener) {
+	delete(l.paused, ll)
+	if l.fs.closing.Load() {
+		return
+	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, ll.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(ll.fd)}); err != nil {
+		l.fs.errLog.Printf("http: event loop: adding a listener: %v", err)
+		return
+	}
+	l.listeners[ll.fd] = ll
 }
 
 func (l *evLoop) wake() {
@@ -193,6 +200,9 @@ func (l *evLoop) handle(ev unix.EpollEvent) {
 	}
 	c := l.conns[fd]
 	if c == nil {
+		if ll := l.listeners[fd]; ll != nil {
+			l.accept(ll)
+		}
 		return
 	}
 	lc := c.lc
@@ -212,29 +222,31 @@ func (l *evLoop) handle(ev unix.EpollEvent) {
 	}
 }
 
-// woken registers new connections and sweeps when one is due.
+// woken adds new listeners, sweeps when one is due and stops accepting
+// when the server shuts down.
 func (l *evLoop) woken() {
 	var b [8]byte
 	_, _ = unix.Read(l.wakefd, b[:])
-	for {
-		select {
-		case c := <-l.in:
-			fd := c.lc.fd
-			c.lc.loop = l
-			c.state.Store(stateIdle) // nothing read yet: Shutdown may close it
-			l.conns[fd] = c
-			if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}); err != nil {
-				l.fs.errLog.Printf("http: event loop: adding connection: %v", err)
-				l.closeConn(c)
-			}
-			continue
-		default:
+	l.mu.Lock()
+	add := l.newListeners
+	l.newListeners = nil
+	l.mu.Unlock()
+	for _, ll := range add {
+		l.relisten(ll)
+	}
+	if l.fs.closing.Load() {
+		for _, ll := range l.listeners {
+			l.unlisten(ll)
 		}
-		break
 	}
 	if now := time.Now(); now.Sub(l.swept) >= sweepEvery {
 		l.swept = now
 		l.sweep(now)
+		for ll, t := range l.paused {
+			if now.After(t) {
+				l.relisten(ll)
+			}
+		}
 	}
 }
 
@@ -350,16 +362,35 @@ func (l *evLoop) flush(c *fastConn) bool {
 		}
 	}
 	lc.pending = nil
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, lc.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(lc.fd)}); err != nil {
+	if err := l.watch(lc, unix.EPOLLIN|unix.EPOLLRDHUP); err != nil {
 		l.closeConn(c)
 		return false
 	}
 	return true
 }
 
-// waitWritable switches lc from reading to waiting for room to write.
+// waitWritable switches lc from reading to waiting for room to write,
+// for the first time with the not-sent limit set (notSentLowat).
 func (l *evLoop) waitWritable(lc *loopConn) error {
-	return unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, lc.fd, &unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(lc.fd)})
+	if !lc.lowat {
+		lc.lowat = true
+		setNotSentLowatFD(lc.fd)
+	}
+	return l.watch(lc, unix.EPOLLOUT)
+}
+
+// watch sets the events the loop waits for on lc, adding it to the epoll
+// set the first time.
+func (l *evLoop) watch(lc *loopConn, events uint32) error {
+	op := unix.EPOLL_CTL_MOD
+	if !lc.registered {
+		op = unix.EPOLL_CTL_ADD
+	}
+	if err := unix.EpollCtl(l.epfd, op, lc.fd, &unix.EpollEvent{Events: events, Fd: int32(lc.fd)}); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	lc.registered = true
+	return nil
 }
 
 // closeConn closes c for good.
@@ -369,10 +400,19 @@ func (l *evLoop) closeConn(c *fastConn) {
 		return
 	}
 	delete(l.conns, lc.fd)
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
+	l.forget(lc)
 	lc.closeFD()
 	c.state.Store(stateClosed)
 	l.fs.untrack(c)
+	l.release(c)
+}
+
+// forget takes lc out of the epoll set.
+func (l *evLoop) forget(lc *loopConn) {
+	if lc.registered {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
+		lc.registered = false
+	}
 }
 
 // handOff moves c to a goroutine of its own (fastConn.serve), with the
@@ -380,7 +420,7 @@ func (l *evLoop) closeConn(c *fastConn) {
 func (l *evLoop) handOff(c *fastConn) {
 	lc := c.lc
 	delete(l.conns, lc.fd)
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, lc.fd, nil)
+	l.forget(lc)
 	l.fs.loopHandoffs.Add(1)
 	l.fs.serveAlone(c)
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -247,5 +249,51 @@ func TestLoopLongPipeline(t *testing.T) {
 	}
 	if h := s.fast.loopHandoffs.Load(); h != 0 {
 		t.Errorf("%d handoffs, want none", h)
+	}
+}
+
+// TestLoopListenerOptions: sockets accepted from a loop listener inherit
+// the options set on it (the loops set none per connection), all but
+// TCP_NOTSENT_LOWAT, which Linux does not copy.
+func TestLoopListenerOptions(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ll, err := newLoopListener(ln.(*net.TCPListener))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ll.fd)
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var fd int
+	for i := 0; ; i++ {
+		if fd, _, err = unix.Accept4(ll.fd, unix.SOCK_CLOEXEC); err != unix.EAGAIN || i == 100 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	for _, o := range []struct {
+		name       string
+		level, opt int
+		want       int
+	}{
+		{"TCP_NODELAY", unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
+		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15},
+		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15},
+	} {
+		if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v != o.want {
+			t.Errorf("accepted socket: %s = %d, %v; want %d", o.name, v, err, o.want)
+		}
 	}
 }

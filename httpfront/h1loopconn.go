@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,28 +27,20 @@ type loopConn struct {
 	rdl, wdl     int64  // deadlines, unix nanoseconds; 0 for none
 	inHead       bool   // rdl is a head's deadline, not the idle one
 	closeAfter   bool   // close once pending is out
+	registered   bool   // in the loop's epoll set
+	lowat        bool   // TCP_NOTSENT_LOWAT set
 
 	mu       sync.Mutex // guards fd against Close racing closeFD
 	fdClosed bool
 	closed   atomic.Bool
 }
 
-func newLoopConn(fd int, sa unix.Sockaddr) *loopConn {
-	tuneSocket(fd)
-	lc := &loopConn{fd: fd, raddr: tcpAddr(sa)}
-	if la, err := unix.Getsockname(fd); err == nil {
-		lc.laddr = tcpAddr(la)
-	} else {
-		lc.laddr = &net.TCPAddr{}
-	}
-	return lc
-}
-
-func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
+// tcpAddr is an accepted connection's address.
+func tcpAddr(sa syscall.Sockaddr) *net.TCPAddr {
 	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		zone := ""
 		if a.ZoneId != 0 {
 			zone = strconv.Itoa(int(a.ZoneId))

@@ -3,7 +3,6 @@ package httpfront
 import (
 	"context"
 	"errors"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fastServer serves plain HTTP/1.1 on the Server's listeners: GET and
@@ -39,8 +40,12 @@ type fastServer struct {
 	mu        sync.Mutex
 	conns     map[*fastConn]struct{}
 	listeners map[net.Listener]struct{}
-	closers   []io.Closer   // listener duplicates the loops' acceptors use
 	idleWake  chan struct{} // closed-and-replaced when a connection ends
+
+	loopListeners []*loopListener
+	done          chan struct{} // closed by Shutdown
+	loopFailed    chan struct{} // closed when a loop stops on an error
+	failOnce      sync.Once
 }
 
 func newFastServer(s *Server, hs *http.Server) *fastServer {
@@ -52,6 +57,7 @@ func newFastServer(s *Server, hs *http.Server) *fastServer {
 		conns:     map[*fastConn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 		idleWake:  make(chan struct{}),
+		done:      make(chan struct{}), loopFailed: make(chan struct{}),
 	}
 }
 
@@ -69,10 +75,16 @@ func (fs *fastServer) serve(ln net.Listener, hs *http.Server) error {
 	if tl, ok := ln.(*net.TCPListener); ok && fs.useLoops {
 		err := fs.runLoops()
 		if err == nil {
-			return fs.acceptLoops(tl)
+			return fs.serveLoops(tl)
 		}
 		fs.errLog.Printf("http: no event loops, a goroutine per connection: %v", err)
 	}
+	return fs.serveGoroutines(ln)
+}
+
+// serveGoroutines accepts connections on ln and serves each with a
+// goroutine of its own, until Shutdown.
+func (fs *fastServer) serveGoroutines(ln net.Listener) error {
 	var backoff acceptBackoff
 	for {
 		nc, err := ln.Accept()
@@ -128,17 +140,20 @@ func (fs *fastServer) track(c *fastConn) bool {
 	return true
 }
 
-// trackCloser remembers c for Shutdown to close; false when it is
-// already shutting down.
-func (fs *fastServer) trackCloser(c io.Closer) bool {
+// addLoopListener remembers ll for Shutdown; false when it is already
+// shutting down.
+func (fs *fastServer) addLoopListener(ll *loopListener) bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.closing.Load() {
 		return false
 	}
-	fs.closers = append(fs.closers, c)
+	fs.loopListeners = append(fs.loopListeners, ll)
 	return true
 }
+
+// failLoops tells serveLoops that a loop stopped on an error.
+func (fs *fastServer) failLoops() { fs.failOnce.Do(func() { close(fs.loopFailed) }) }
 
 // openConns is how many connections the fast path holds.
 func (fs *fastServer) openConns() int {
@@ -150,8 +165,10 @@ func (fs *fastServer) openConns() int {
 func (fs *fastServer) untrack(c *fastConn) {
 	fs.mu.Lock()
 	delete(fs.conns, c)
-	close(fs.idleWake)
-	fs.idleWake = make(chan struct{})
+	if fs.closing.Load() { // Shutdown waits for it
+		close(fs.idleWake)
+		fs.idleWake = make(chan struct{})
+	}
 	fs.mu.Unlock()
 }
 
@@ -159,15 +176,20 @@ func (fs *fastServer) untrack(c *fastConn) {
 // others to finish their request (up to ctx).
 func (fs *fastServer) shutdown(ctx context.Context) error {
 	fs.mu.Lock()
-	fs.closing.Store(true)
+	first := !fs.closing.Swap(true)
 	var errs []error
 	for ln := range fs.listeners {
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
-	for _, c := range fs.closers {
-		c.Close()
+	if first {
+		close(fs.done)
+		// The loops' duplicates keep the sockets open: stop them
+		// listening (the loops then drop them).
+		for _, ll := range fs.loopListeners {
+			_ = unix.Shutdown(ll.fd, unix.SHUT_RD)
+		}
 	}
 	fs.mu.Unlock()
 	t := time.NewTicker(50 * time.Millisecond)
@@ -183,7 +205,7 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 			l.wake() // to notice the shutdown
 		}
 		if n == 0 {
-			return errors.Join(errs...)
+			return errors.Join(append(errs, fs.stopLoops(ctx))...)
 		}
 		select {
 		case <-ctx.Done():
@@ -192,6 +214,25 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// stopLoops waits for the event loops to stop, then closes the listener
+// duplicates they accepted from.
+func (fs *fastServer) stopLoops(ctx context.Context) error {
+	for _, l := range fs.loops {
+		select {
+		case <-l.stopped:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, ll := range fs.loopListeners {
+		unix.Close(ll.fd)
+	}
+	fs.loopListeners = nil
+	return nil
 }
 
 // connListener feeds handed-off connections to an http.Server.
