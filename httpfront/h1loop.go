@@ -14,7 +14,8 @@ import (
 // lighttpd does: one epoll set per loop, level-triggered, read once per
 // readiness, answer every complete request in the buffer, write. The epoll
 // descriptor itself waits in the Go runtime's poller, so an idle loop
-// parks like any goroutine and a busy one never blocks a thread.
+// parks like any goroutine and a busy one never blocks a thread. Every
+// loop accepts from the listeners itself (h1accept.go).
 //
 // A loop answers only requests the handler answers from memory
 // (Server.serveFromMemory: cached small files, error pages, redirects).
@@ -27,8 +28,8 @@ import (
 // Per request this saves the read that finds nothing (a goroutine must try
 // before it parks), the park and wake, and re-arming timers: on this 2-core
 // box, with wrk on the same cores, a 1 KiB file took 6.3-6.5 us of
-// front-end CPU per request with a goroutine per connection and 4.8-5.1
-// with the loops (lighttpd 4.1-4.2), and 1.09-1.15x lighttpd's requests
+// front-end CPU per request with a goroutine per connection and 4.7-5.1
+// with the loops (lighttpd 4.1-4.2), and 1.15-1.21x lighttpd's requests
 // per second instead of 0.92-0.97x (bench/front.sh).
 type evLoop struct {
 	fs        *fastServer
