@@ -151,8 +151,8 @@ func (l *evLoop) poll() bool {
 			l.handled = 0
 			runtime.Gosched()
 		}
-		if l.fs.closing.Load() && len(l.conns) == 0 && l.fs.openConns() == 0 {
-			return true // (a connection is tracked before it is added)
+		if len(l.conns) == 0 && l.fs.closing.Load() {
+			return true
 		}
 		if n == 0 {
 			return false
