@@ -30,9 +30,9 @@ func sockDir(t testing.TB) string {
 	return d
 }
 
-// goBackend runs h under Go's net/http/fcgi on a unix socket and returns
-// its backend address.
-func goBackend(t testing.TB, dir, name string, h http.Handler) string {
+// listenUnix listens on the unix socket dir/name.sock until the test
+// ends and returns the listener and the socket's path.
+func listenUnix(t testing.TB, dir, name string) (net.Listener, string) {
 	t.Helper()
 	p := filepath.Join(dir, name+".sock")
 	ln, err := net.Listen("unix", p)
@@ -40,6 +40,14 @@ func goBackend(t testing.TB, dir, name string, h http.Handler) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	return ln, p
+}
+
+// goBackend runs h under Go's net/http/fcgi on a unix socket and returns
+// its backend address.
+func goBackend(t testing.TB, dir, name string, h http.Handler) string {
+	t.Helper()
+	ln, p := listenUnix(t, dir, name)
 	go fcgi.Serve(ln, h)
 	return "unix:" + p
 }
@@ -69,12 +77,7 @@ func envHandler(tag string) http.Handler {
 // (params and stdin) was read.
 func rawBackend(t testing.TB, dir, name string, serve func(c net.Conn, w *record.Writer, params map[string]string)) string {
 	t.Helper()
-	p := filepath.Join(dir, name+".sock")
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, p := listenUnix(t, dir, name)
 	go func() {
 		for {
 			c, err := ln.Accept()

@@ -1,7 +1,6 @@
 package httpfront
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -71,8 +70,7 @@ func newLoopListener(ln *net.TCPListener) (*loopListener, error) {
 		unix.Close(nfd)
 		return nil, fmt.Errorf("listener options: %w", err)
 	}
-	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, ln.Addr())
-	return &loopListener{fd: nfd, addr: ln.Addr(), tmpl: (&http.Request{}).WithContext(ctx)}, nil
+	return &loopListener{fd: nfd, addr: ln.Addr(), tmpl: requestTemplate(ln.Addr())}, nil
 }
 
 // tuneListener sets what Go sets on each accepted TCP connection (no
@@ -149,9 +147,7 @@ const maxFreeConns = 64
 func (l *evLoop) newConn(fd int, sa syscall.Sockaddr, ll *loopListener) *fastConn {
 	n := len(l.free)
 	if n == 0 {
-		c := newFastConn(l.fs, &loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)})
-		c.tmpl = ll.tmpl
-		return c
+		return newFastConn(l.fs, &loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)}, ll.tmpl)
 	}
 	c := l.free[n-1]
 	l.free = l.free[:n-1]

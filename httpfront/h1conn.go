@@ -50,19 +50,29 @@ type fastConn struct {
 
 const initialReadBuf = 4096
 
-func newFastConn(fs *fastServer, nc net.Conn) *fastConn {
+// newFastConn returns a connection on nc whose requests start from tmpl;
+// nil makes one for nc's local address.
+func newFastConn(fs *fastServer, nc net.Conn, tmpl *http.Request) *fastConn {
 	c := &fastConn{srv: fs, nc: nc, buf: make([]byte, initialReadBuf), hdr: http.Header{},
-		remote: nc.RemoteAddr().String()}
+		remote: nc.RemoteAddr().String(), tmpl: tmpl}
 	c.out = outBuf{nc: nc, b: make([]byte, 0, outBufSize)}
 	c.w = fastWriter{c: c, bw: &c.out, header: http.Header{}, pending: make([]byte, 0, pendingMax)}
-	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr())
-	c.tmpl = (&http.Request{}).WithContext(ctx)
+	if tmpl == nil {
+		c.tmpl = requestTemplate(nc.LocalAddr())
+	}
 	if lc, ok := nc.(*loopConn); ok {
 		c.lc = lc
 	} else {
 		setNotSentLowat(nc)
 	}
 	return c
+}
+
+// requestTemplate is the request a connection's requests are copied from:
+// its context carries the local address (SERVER_ADDR for apps).
+func requestTemplate(local net.Addr) *http.Request {
+	ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, local)
+	return (&http.Request{}).WithContext(ctx)
 }
 
 // reuse readies a closed connection for a new socket nc with request
@@ -83,7 +93,7 @@ func (c *fastConn) setConn(nc net.Conn) {
 	c.nc, c.out.nc, c.lc = nc, nc, nil
 	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
 	// A loop's connection carried its listener's address.
-	c.tmpl = c.tmpl.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr()))
+	c.tmpl = requestTemplate(nc.LocalAddr())
 }
 
 // closeIfIdle closes the connection if it waits for a request (Shutdown).

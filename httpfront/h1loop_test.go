@@ -20,6 +20,13 @@ import (
 	"github.com/mkimage/mkimage/spec"
 )
 
+// openConns is how many connections the fast path holds.
+func (fs *fastServer) openConns() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.conns)
+}
+
 func randomBytes(t *testing.T, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {

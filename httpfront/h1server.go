@@ -100,7 +100,7 @@ func (fs *fastServer) serveGoroutines(ln net.Listener) error {
 			return err
 		}
 		backoff.reset()
-		c := newFastConn(fs, nc)
+		c := newFastConn(fs, nc, nil)
 		if !fs.track(c) {
 			nc.Close()
 			continue
@@ -154,13 +154,6 @@ func (fs *fastServer) addLoopListener(ll *loopListener) bool {
 
 // failLoops tells serveLoops that a loop stopped on an error.
 func (fs *fastServer) failLoops() { fs.failOnce.Do(func() { close(fs.loopFailed) }) }
-
-// openConns is how many connections the fast path holds.
-func (fs *fastServer) openConns() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return len(fs.conns)
-}
 
 func (fs *fastServer) untrack(c *fastConn) {
 	fs.mu.Lock()

@@ -22,12 +22,7 @@ import (
 // php-cgi does. It returns the address and the count of connections.
 func fewAtATime(t *testing.T, dir, name string, workers int, values []record.Pair) (string, *atomic.Int64) {
 	t.Helper()
-	p := filepath.Join(dir, name+".sock")
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, p := listenUnix(t, dir, name)
 	var conns atomic.Int64
 	sem := make(chan struct{}, workers)
 	go func() {
@@ -110,12 +105,7 @@ func TestAutoKeepConn(t *testing.T) {
 
 	t.Run("several connections: reused", func(t *testing.T) {
 		var conns atomic.Int64
-		p := filepath.Join(dir, "many.sock")
-		ln, err := net.Listen("unix", p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
+		ln, p := listenUnix(t, dir, "many")
 		go serveFCGI(&countingListener{Listener: ln, n: &conns}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "k") }))
 		f := front("", "unix:"+p)
 		hammer(t, f, "/a/x", 1, 1)

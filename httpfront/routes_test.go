@@ -98,12 +98,7 @@ func TestAuthorizer(t *testing.T) {
 func TestKeepConn(t *testing.T) {
 	dir := sockDir(t)
 	var conns atomic.Int64
-	p := filepath.Join(dir, "k.sock")
-	ln, err := net.Listen("unix", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln, p := listenUnix(t, dir, "k")
 	counted := &countingListener{Listener: ln, n: &conns}
 	go serveFCGI(counted, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "k") }))
 	root := tree(t, map[string]string{"index.html": "x"})
