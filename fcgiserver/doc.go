@@ -129,4 +129,10 @@
 // lighttpd's bin-path, spawn-fcgi and the init service start FastCGI
 // programs that way), replacing it with /dev/null; otherwise it listens on
 // FCGI_LISTEN, replacing a stale unix socket file.
+//
+// # Data that survives a power cut
+//
+// WriteFileAtomic (and WriteFileAtomicFunc) replace a file in $DATA_DIR so
+// that a crash leaves the old or the new content, and a nil error means the
+// new content is on disk: answer a request only after it returned nil.
 package fcgiserver
