@@ -130,7 +130,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	t := time.Now()
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
-		Files: files, MTime: opts.SourceDateEpoch, WorkDir: work,
+		Files: files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err

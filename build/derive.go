@@ -35,6 +35,7 @@ type plan struct {
 	programs  []rootfs.Program
 	trees     []rootfs.Tree
 	hostFiles []string
+	perms     []rootfs.Perm
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
@@ -75,7 +76,35 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	if len(p.init.Pools) > 0 {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
 	}
+	p.perms = derivePerms(cfg)
 	return p, nil
+}
+
+// derivePerms gives the image's own files their owners and modes, then
+// applies the user's [[permissions]]. Only init reads init.json (an app's
+// environment may hold secrets); the front end's user reads its spec and
+// the TLS key, which the apps' user cannot.
+func derivePerms(cfg *config.Config) []rootfs.Perm {
+	perms := []rootfs.Perm{
+		{Path: spec.InitPath, Mode: 0o600},
+		{Path: spec.FrontPath, GID: spec.FrontUID, Mode: 0o640},
+	}
+	if cfg.Web.TLSDir != "" {
+		perms = append(perms, rootfs.Perm{Path: tlsDir, UID: spec.FrontUID, GID: spec.FrontUID, Mode: 0o600})
+	}
+	for _, u := range cfg.Permissions {
+		id := uint64(0)
+		switch u.Owner {
+		case "", "root":
+		case "httpfront":
+			id = spec.FrontUID
+		default: // an app's name (validated)
+			id = spec.AppUID
+		}
+		mode, _ := config.ParseMode(u.Mode) // validated; "" is 0: keep
+		perms = append(perms, rootfs.Perm{Path: u.Path, UID: id, GID: id, Mode: uint64(mode)})
+	}
+	return perms
 }
 
 func poolSpec(a config.App, path string) spec.Pool {

@@ -22,6 +22,8 @@ type Config struct {
 	Network  Network `toml:"network"`
 	Web      Web     `toml:"web"`
 	Apps     []App   `toml:"app"`
+	// Permissions set owners and modes of paths in the image.
+	Permissions []Permission `toml:"permissions"`
 
 	// Path is the file the config was read from; Dir is its directory,
 	// against which relative paths in the file are resolved.

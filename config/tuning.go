@@ -24,7 +24,7 @@ func (c *Config) validateTuning(key string, a App) error {
 		return c.errf(key+".max_requests", "%d: use a positive count (0 or unset: never recycle)", a.MaxRequests)
 	}
 	if a.RequestTimeout != "" {
-		if d, err := time.ParseDuration(a.RequestTimeout); err != nil || d <= 0 {
+		if d, err := time.ParseDuration(a.RequestTimeout); err != nil || d < time.Millisecond {
 			return c.errf(key+".request_timeout", "%q is not a duration like \"30s\"", a.RequestTimeout)
 		}
 	}

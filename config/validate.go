@@ -47,11 +47,15 @@ func (c *Config) validate() error {
 	add(c.validateNetwork())
 	add(c.validateWeb())
 	add(c.validateApps())
+	add(c.validatePermissions())
 	return errors.Join(errs...)
 }
 
 func (c *Config) validateKernel() error {
 	k := c.Kernel
+	if hasControl(k.Cmdline) {
+		return c.errf("kernel.cmdline", "%q contains control characters", k.Cmdline)
+	}
 	if k.Path != "" {
 		if st, err := os.Stat(c.Resolve(k.Path)); err != nil || !st.Mode().IsRegular() {
 			return c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path))
@@ -77,6 +81,9 @@ func (c *Config) validateApps() error {
 		if !nameRE.MatchString(a.Name) {
 			return c.errf(key+".name", "%q: an app needs a name of lower-case letters, digits, '-' or '_'", a.Name)
 		}
+		if reservedNames[a.Name] {
+			return c.errf(key+".name", "%q is reserved for the tool's own programs: choose another name", a.Name)
+		}
 		if names[a.Name] {
 			return c.errf(key+".name", "two apps are named %q", a.Name)
 		}
@@ -98,6 +105,9 @@ func (c *Config) validateApps() error {
 			if !filepath.IsAbs(f) {
 				return c.errf(key+".files", "%q: files are absolute host paths, copied to the same path in the image", f)
 			}
+			if err := checkImagePath(f); err != nil {
+				return c.errf(key+".files", "%v", err)
+			}
 			if _, err := os.Lstat(f); err != nil {
 				return c.errf(key+".files", "%s does not exist on this machine", f)
 			}
@@ -105,9 +115,20 @@ func (c *Config) validateApps() error {
 		if err := c.validateTuning(key, a); err != nil {
 			return err
 		}
-		for k := range a.Env {
+		for k, v := range a.Env {
 			if !envKeyRE.MatchString(k) {
 				return c.errf(key+".env", "%q is not an environment variable name", k)
+			}
+			if err := noNUL(v); err != nil {
+				return c.errf(key+".env", "%s: %v", k, err)
+			}
+		}
+		if err := noNUL(a.Program); err != nil {
+			return c.errf(key+".program", "%v", err)
+		}
+		for _, s := range a.Args {
+			if err := noNUL(s); err != nil {
+				return c.errf(key+".args", "%v", err)
 			}
 		}
 		for _, k := range a.CopyEnv {
@@ -142,10 +163,16 @@ func checkPrefix(p string) error {
 	if p != "/" && strings.HasSuffix(p, "/") {
 		return fmt.Errorf("%q: drop the trailing /", p)
 	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/..") || strings.ContainsAny(p, "?#% \t\\") {
+	if strings.Contains(p, "//") || strings.Contains(p, "/./") || strings.Contains(p, "/..") || strings.ContainsAny(p, "?#% \t\\") || hasControl(p) {
 		return fmt.Errorf("%q: a URL prefix is plain path segments", p)
 	}
 	return nil
+}
+
+// hasControl reports ASCII control characters (NUL, CR, LF...), which no
+// path, header value or command line in the guest may carry.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 func isDir(p string) error {

@@ -86,6 +86,11 @@ func Duration(s string) (time.Duration, error) {
 	if err != nil || d <= 0 || d > 24*time.Hour {
 		return 0, fmt.Errorf("%q: want a duration like \"10s\" (up to 24h)", s)
 	}
+	if d < time.Millisecond || d%time.Millisecond != 0 {
+		// The image carries milliseconds: a finer value would silently
+		// become another one (under 1 ms: the default).
+		return 0, fmt.Errorf("%q: want whole milliseconds, like \"250ms\"", s)
+	}
 	return d, nil
 }
 
@@ -98,7 +103,7 @@ func (c *Config) validateWeb() error {
 		return c.errf("web.root", "%v", err)
 	}
 	for _, ix := range w.Index {
-		if ix == "" || strings.ContainsAny(ix, "/\\") {
+		if ix == "" || strings.ContainsAny(ix, "/\\") || hasControl(ix) {
 			return c.errf("web.index", "%q is not a file name", ix)
 		}
 	}
@@ -110,7 +115,7 @@ func (c *Config) validateWeb() error {
 		if err := checkPrefix(r.Prefix); err != nil {
 			return c.errf(key+".prefix", "%v", err)
 		}
-		if r.Value == "" || strings.ContainsAny(r.Value, "\r\n") {
+		if r.Value == "" || hasControl(r.Value) {
 			return c.errf(key+".value", "%q is not a Cache-Control value", r.Value)
 		}
 		for _, e := range r.Ext {
@@ -215,7 +220,7 @@ func (c *Config) validateFastCGI(key string, f FastCGI) error {
 		return c.errf(key+".keep_conn", "%q: use \"on\" or \"off\"", f.KeepConn)
 	}
 	for _, d := range f.XSendfile {
-		if !path.IsAbs(d) || path.Clean(d) != d {
+		if !path.IsAbs(d) || path.Clean(d) != d || hasControl(d) {
 			return c.errf(key+".x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d)
 		}
 	}

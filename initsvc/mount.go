@@ -19,15 +19,19 @@ type mount struct {
 }
 
 // mounts lists the kernel filesystems, in order. devtmpfs is not mounted by
-// the kernel for an initramfs, so init does it.
+// the kernel for an initramfs, so init does it. Every tmpfs is bounded in
+// bytes and inodes: it lives in RAM that cannot be swapped or reclaimed, and
+// /tmp and /dev/shm are writable by the app, which must not be able to
+// starve the front end and init of memory (a tmpfs's default is half of
+// RAM each). Apps keep larger data in $DATA_DIR.
 var mounts = []mount{
 	{"proc", "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	{"sysfs", "/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	{"devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
 	{"devpts", "/dev/pts", "devpts", unix.MS_NOSUID | unix.MS_NOEXEC, "gid=5,mode=620,ptmxmode=666"},
-	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
-	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
+	{"tmpfs", "/dev/shm", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777,size=5%,nr_inodes=1024"},
+	{"tmpfs", "/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755,size=4m,nr_inodes=4096"},
+	{"tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777,size=10%,nr_inodes=4096"},
 }
 
 func mountAll() error {

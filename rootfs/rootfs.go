@@ -39,6 +39,8 @@ type Options struct {
 	Programs []Program
 	Trees    []Tree
 	Files    []File
+	// Perms set owners and modes, applied after everything is in place.
+	Perms []Perm
 	// HostFiles are host paths (files, symlinks, directories) copied to
 	// the same path in the image, e.g. /usr/share/zoneinfo/UTC.
 	HostFiles []string
@@ -65,6 +67,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	img := newImage()
 	var res Result
 	for _, p := range o.Programs {
+		img.from = "program " + p.Name
 		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir)
 		if err != nil {
 			return res, err
@@ -72,6 +75,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		res.Entries = append(res.Entries, Entry{Target: p.Target, Bytes: n})
 	}
 	for _, h := range o.HostFiles {
+		img.from = "host file " + h
 		n, err := img.addHostPath(h)
 		if err != nil {
 			return res, err
@@ -79,6 +83,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		res.Entries = append(res.Entries, Entry{Target: h, Bytes: n})
 	}
 	for _, t := range o.Trees {
+		img.from = "directory " + t.Source
 		n, err := img.addTree(t.Source, t.Target)
 		if err != nil {
 			return res, err
@@ -86,9 +91,17 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		res.Entries = append(res.Entries, Entry{Target: t.Target, Bytes: n})
 	}
 	for _, f := range o.Files {
+		img.from = "the tool's " + f.Target
 		img.add(cpio.StaticRecord(f.Data, cpio.Info{Name: f.Target, Mode: cpio.S_IFREG | f.Mode}))
 	}
+	img.from = "the image's base"
 	img.base()
+	if img.err != nil {
+		return res, img.err
+	}
+	if err := applyPerms(img.recs, o.Perms); err != nil {
+		return res, err
+	}
 	raw, err := img.write(o.MTime)
 	if err != nil {
 		return res, err
@@ -98,11 +111,18 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 }
 
 // image collects records by path; directories are created 0755 as needed.
+// from names the source being added, origin what added each record, and
+// err the first time two sources put something at the same path.
 type image struct {
-	recs map[string]cpio.Record
+	recs   map[string]cpio.Record
+	origin map[string]string
+	from   string
+	err    error
 }
 
-func newImage() *image { return &image{recs: map[string]cpio.Record{}} }
+func newImage() *image {
+	return &image{recs: map[string]cpio.Record{}, origin: map[string]string{}}
+}
 
 // addProgram builds or copies one program; a prebuilt dynamic executable
 // brings its loader and shared libraries. It returns the bytes added.
@@ -140,7 +160,12 @@ func cleanName(name string) string { return strings.TrimPrefix(path.Clean("/"+na
 func (im *image) add(r cpio.Record) {
 	r.Name = cleanName(r.Name)
 	im.mkdirs(path.Dir(r.Name))
+	im.conflict(r.Name, r)
+	if old, ok := im.recs[r.Name]; ok && old.Mode&cpio.S_IFMT == cpio.S_IFDIR && r.Mode&cpio.S_IFMT == cpio.S_IFDIR {
+		return
+	}
 	im.recs[r.Name] = r
+	im.origin[r.Name] = im.from
 }
 
 func (im *image) mkdirs(dir string) {
@@ -149,6 +174,7 @@ func (im *image) mkdirs(dir string) {
 			return
 		}
 		im.recs[d] = cpio.Directory(d, 0o755)
+		im.origin[d] = im.from
 	}
 }
 
@@ -227,7 +253,9 @@ func (im *image) write(mtime uint64) ([]byte, error) {
 	var buf bytes.Buffer
 	w := cpio.Newc.Writer(&buf)
 	for i, n := range names {
+		uid, gid := im.recs[n].UID, im.recs[n].GID
 		r := cpio.MakeReproducible(im.recs[n])
+		r.UID, r.GID = uid, gid
 		r.Ino = uint64(i + 1)
 		r.MTime = mtime
 		if err := w.WriteRecord(r); err != nil {

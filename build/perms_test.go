@@ -1,0 +1,53 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/rootfs"
+)
+
+// The image's secrets get their owners without the user asking: init's
+// spec is root's alone, the TLS key the front end's; the user's
+// [[permissions]] follow, with owners mapped to the guest's users.
+func TestDerivePerms(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"www", "tls"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "tls/cert.pem"), []byte("c"), 0o600)
+	os.WriteFile(filepath.Join(dir, "tls/key.pem"), []byte("k"), 0o600)
+	p := filepath.Join(dir, "appliance.toml")
+	os.WriteFile(p, []byte(`[web]
+root = "www"
+tls_dir = "tls"
+[[app]]
+name = "shop"
+prefix = "/"
+program = "./www"
+[[permissions]]
+path = "/etc/shop"
+owner = "shop"
+mode = "0640"
+[[permissions]]
+path = "/srv/www/drafts"
+owner = "httpfront"
+`), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []rootfs.Perm{
+		{Path: "/etc/mkimage/init.json", Mode: 0o600},
+		{Path: "/etc/mkimage/front.json", GID: 33, Mode: 0o640},
+		{Path: "/etc/mkimage/tls", UID: 33, GID: 33, Mode: 0o600},
+		{Path: "/etc/shop", UID: 1000, GID: 1000, Mode: 0o640},
+		{Path: "/srv/www/drafts", UID: 33, GID: 33},
+	}
+	if got := derivePerms(cfg); !reflect.DeepEqual(got, want) {
+		t.Errorf("perms\n got %+v\nwant %+v", got, want)
+	}
+}
