@@ -13,11 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mkimage/mkimage/qemu"
 )
@@ -104,6 +107,74 @@ func (g *Guest) PowerOff(timeout time.Duration) error {
 		g.t.Fatalf("mkimage boot did not exit %v after SIGINT", timeout)
 		return nil
 	}
+}
+
+// KillQEMU cuts the guest's power: it sends SIGKILL to the QEMU process
+// that this Guest's `mkimage boot` started (found as that process's child
+// by PID, signalled through a pidfd so a recycled PID is never hit), waits
+// for mkimage to exit and returns QEMU's PID.
+func (g *Guest) KillQEMU(timeout time.Duration) int {
+	g.t.Helper()
+	pid, err := qemuChild(g.Cmd.Process.Pid)
+	if err != nil {
+		g.t.Fatalf("cutting the power: %v", err)
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		g.t.Fatalf("cutting the power: opening QEMU (pid %d): %v", pid, err)
+	}
+	defer unix.Close(fd)
+	// Still our child now that the pidfd pins the process?
+	if ppid, comm, err := procStat(pid); err != nil || ppid != g.Cmd.Process.Pid || !strings.HasPrefix(comm, "qemu-system") {
+		g.t.Fatalf("cutting the power: pid %d is no longer mkimage's QEMU (%d %q %v)", pid, ppid, comm, err)
+	}
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		g.t.Fatalf("cutting the power: SIGKILL to QEMU (pid %d): %v", pid, err)
+	}
+	select {
+	case <-g.exited:
+	case <-time.After(timeout):
+		g.t.Fatalf("mkimage boot did not exit %v after its QEMU was killed", timeout)
+	}
+	return pid
+}
+
+// qemuChild returns the PID of the QEMU process whose parent is ppid.
+func qemuChild(ppid int) (int, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("listing processes: %w", err)
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if pp, comm, err := procStat(pid); err == nil && pp == ppid && strings.HasPrefix(comm, "qemu-system") {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("mkimage boot (pid %d) has no QEMU child", ppid)
+}
+
+// procStat reads a process's parent PID and command name from
+// /proc/PID/stat ("pid (comm) state ppid ...", comm may hold spaces).
+func procStat(pid int) (ppid int, comm string, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", err
+	}
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return 0, "", fmt.Errorf("/proc/%d/stat: unexpected %q", pid, s)
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 2 {
+		return 0, "", fmt.Errorf("/proc/%d/stat: unexpected %q", pid, s)
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return ppid, s[open+1 : end], err
 }
 
 // Console collects a guest's console output and lets tests wait for lines.

@@ -1,6 +1,8 @@
 // Command notes is a test-only FastCGI app (net/http/fcgi on the listening
 // socket init passes as fd 0) that keeps one note in $DATA_DIR: PUT stores
-// the body, GET returns it with where it lives and the filesystem's size.
+// the body (replacing the file with fcgiserver.WriteFileAtomic, so an
+// acknowledged note survives a power cut), GET returns it with where it
+// lives and the filesystem's size.
 package main
 
 import (
@@ -12,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/mkimage/mkimage/fcgiserver"
 )
 
 func main() {
@@ -21,12 +25,17 @@ func main() {
 	}
 	dir := os.Getenv("DATA_DIR")
 	file := filepath.Join(dir, "note")
+	// One process writes the note (procs = 1): what a cut left is stale.
+	if _, err := fcgiserver.RemoveTemps(file); err != nil {
+		panic(err)
+	}
 	panic(fcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodPut, http.MethodPost:
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 			if err == nil {
-				err = write(file, body)
+				// Acknowledged (200) only once the note is on disk.
+				err = fcgiserver.WriteFileAtomic(file, body, 0o600)
 			}
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -42,25 +51,4 @@ func main() {
 			"fs_bytes": int64(st.Blocks) * st.Bsize, "fs_type": st.Type,
 		})
 	})))
-}
-
-// write replaces the note atomically and durably.
-func write(file string, data []byte) error {
-	tmp := file + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
 }
