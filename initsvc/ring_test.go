@@ -2,11 +2,12 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
 func TestRing(t *testing.T) {
-	r := newRing(3)
+	r := newRing(3, 1<<10)
 	if got := r.last(); len(got) != 0 {
 		t.Fatalf("empty ring: %v", got)
 	}
@@ -20,6 +21,37 @@ func TestRing(t *testing.T) {
 	}
 	if got := r.last(); !reflect.DeepEqual(got, []string{"c", "d", "e"}) {
 		t.Fatalf("got %v", got)
+	}
+	if got := r.take(); !reflect.DeepEqual(got, []string{"c", "d", "e"}) || len(r.last()) != 0 || r.size() != 0 {
+		t.Fatalf("take %v, then %v", got, r.last())
+	}
+}
+
+// TestRingBoundedInBytes: long lines push out old ones so the kept bytes
+// stay under the bound, and a line longer than the bound is cut to it.
+func TestRingBoundedInBytes(t *testing.T) {
+	r := newRing(ringLines, ringBytes)
+	long := strings.Repeat("x", maxLineBytes+40)
+	for range 100 {
+		r.add(long)
+		if r.size() > ringBytes {
+			t.Fatalf("ring holds %d bytes, bound %d", r.size(), ringBytes)
+		}
+	}
+	total := 0
+	for _, l := range r.last() {
+		total += len(l)
+	}
+	if total > ringBytes || total != r.size() || len(r.last()) != ringBytes/len(long) {
+		t.Fatalf("%d lines of %d bytes, size %d", len(r.last()), total, r.size())
+	}
+	r.add("newest")
+	if l := r.last(); l[len(l)-1] != "newest" {
+		t.Fatalf("newest line missing: %d lines", len(l))
+	}
+	r.add(strings.Repeat("y", 1<<20))
+	if l := r.last(); len(l) != 1 || len(l[0]) != ringBytes {
+		t.Fatalf("a 1 MiB line: %d lines, first %d bytes", len(l), len(l[0]))
 	}
 }
 

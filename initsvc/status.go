@@ -17,6 +17,13 @@ import (
 // status serves what init knows: uptime, memory, the tuning decisions and
 // every service with its pid, state, restarts, threads and stack limit.
 // It listens on a unix socket only; the front end decides who may see it.
+//
+// A service's output is not shown while it runs: the front end's stdout
+// is the access log, other clients' URLs and query strings, and an app's
+// output is whatever it prints about its users. What the report shows is
+// a crashed service's last stderr lines (stdout never), as they were
+// before its last exit, with every query string cut: enough to see why it
+// died, not a window onto live traffic. The console shows everything.
 type status struct {
 	sup   *supervisor
 	pools map[string]*pool
@@ -70,13 +77,13 @@ func (st *status) report() spec.Report {
 	for _, sv := range svcs {
 		sv.mu.Lock()
 		sr := spec.ServiceReport{Name: sv.name, PID: sv.pid, State: sv.state, Restarts: sv.restarts, LastExit: sv.lastExit}
+		sr.Output = append([]string(nil), sv.crash...)
 		sv.mu.Unlock()
 		if sr.PID > 0 {
 			sr.Threads = procStatusInt(sr.PID, "Threads:")
 			sr.RSSKiB = procStatusInt(sr.PID, "VmRSS:")
 			sr.StackLimit = stackLimit(sr.PID)
 		}
-		sr.Output = sv.out.last()
 		r.Services = append(r.Services, sr)
 	}
 	return r
@@ -104,4 +111,35 @@ func stackLimit(pid int) string {
 		}
 	}
 	return ""
+}
+
+// cutQueries replaces what follows each '?' up to the next blank or quote
+// with "…", so URLs in the lines keep their paths but lose their queries.
+func cutQueries(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, cutQuery(l))
+	}
+	return out
+}
+
+func cutQuery(l string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(l, '?')
+		if i < 0 {
+			b.WriteString(l)
+			return b.String()
+		}
+		b.WriteString(l[:i+1])
+		l = l[i+1:]
+		end := strings.IndexAny(l, " \t\"'<>")
+		if end < 0 {
+			end = len(l)
+		}
+		if end > 0 {
+			b.WriteString("…")
+		}
+		l = l[end:]
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 // and stops them at shutdown. Every service runs in its own process group.
 type supervisor struct {
 	con      console
+	out      *outQueue // service output on its way to the console
 	reaper   *reaper
 	mu       sync.Mutex
 	svcs     []*service
@@ -32,7 +32,7 @@ type service struct {
 	name  string
 	cmd   func() *exec.Cmd
 	ready func() error // nil: ready once started
-	out   *ring
+	errs  *ring        // stderr lines of the current run
 	done  chan struct{}
 
 	mu       sync.Mutex
@@ -40,15 +40,26 @@ type service struct {
 	pid      int
 	restarts int
 	lastExit string
+	crash    []string // stderr lines before the last exit, queries cut
 	since    time.Time
 }
 
+// Each service keeps its last stderr lines for the crash report: at most
+// ringLines lines and ringBytes bytes.
+const (
+	ringLines = 20
+	ringBytes = 16 << 10
+)
+
 func newSupervisor(con console) *supervisor {
-	return &supervisor{con: con, reaper: newReaper(), stopCh: make(chan struct{})}
+	return &supervisor{
+		con: con, out: newOutQueue(os.Stdout, consoleQueueBytes),
+		reaper: newReaper(), stopCh: make(chan struct{}),
+	}
 }
 
 func (s *supervisor) start(name string, mk func() *exec.Cmd, ready func() error) *service {
-	sv := &service{name: name, cmd: mk, ready: ready, out: newRing(20), done: make(chan struct{}), state: "starting"}
+	sv := &service{name: name, cmd: mk, ready: ready, errs: newRing(ringLines, ringBytes), done: make(chan struct{}), state: "starting"}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -96,12 +107,14 @@ func (s *supervisor) run(sv *service) {
 			b.reset()
 		}
 		wait := b.next()
+		lines := sv.errs.take()
 		sv.set(func(sv *service) {
 			sv.restarts++
 			sv.state, sv.pid, sv.lastExit = "backoff", 0, err.Error()
+			sv.crash = cutQueries(lines)
 		})
 		s.con.step("service "+sv.name, fmt.Errorf("%v; restart %d in %v; last output:\n  %s",
-			err, sv.restarts, wait, strings.Join(sv.out.last(), "\n  ")), "")
+			err, sv.restarts, wait, strings.Join(lines, "\n  ")), "")
 		select {
 		case <-time.After(wait):
 		case <-s.stopCh:
@@ -112,36 +125,63 @@ func (s *supervisor) run(sv *service) {
 	sv.set(func(sv *service) { sv.state = "stopped" })
 }
 
-// spawn starts one run of sv and waits for it to exit. Output goes through
-// a pipe init reads line by line, so each line carries the service's name.
+// spawn starts one run of sv and waits for it to exit. Its stdout and
+// stderr are two pipes init reads line by line, so each line carries the
+// service's name; stderr lines are also kept for the crash report.
 func (s *supervisor) spawn(sv *service) error {
 	c := sv.cmd()
-	r, w, err := os.Pipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("creating output pipe: %w", err)
+		return fmt.Errorf("creating the stdout pipe of %s: %w", sv.name, err)
 	}
-	c.Stdout, c.Stderr = w, w
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return fmt.Errorf("creating the stderr pipe of %s: %w", sv.name, err)
+	}
+	c.Stdout, c.Stderr = outW, errW
 	if c.SysProcAttr == nil {
 		c.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	c.SysProcAttr.Setpgid = true
 	err = c.Start()
-	w.Close()
+	outW.Close()
+	errW.Close()
 	if err != nil {
-		r.Close()
+		outR.Close()
+		errR.Close()
 		return err
 	}
 	pid := c.Process.Pid
 	exited := s.reaper.wait(pid)
 	sv.set(func(sv *service) { sv.pid, sv.state, sv.since = pid, "starting", time.Now() })
 	s.con.step("start "+sv.name, nil, fmt.Sprintf("pid %d", pid))
-	go copyLines(r, sv)
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() { defer readers.Done(); s.copyLines(outR, sv, nil) }()
+	go func() { defer readers.Done(); s.copyLines(errR, sv, sv.errs) }()
 	go s.awaitReady(sv, pid)
 	ws := <-exited
+	waitTimeout(&readers, drainTime)
 	if ws.Exited() {
 		return fmt.Errorf("exit status %d", ws.ExitStatus())
 	}
 	return fmt.Errorf("killed by %v", ws.Signal())
+}
+
+// drainTime is how long init waits after a service exited for the last
+// lines in its pipes (a child the service left behind may hold them open
+// for longer; its lines are still read and printed).
+const drainTime = 500 * time.Millisecond
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // awaitReady runs the service's readiness check until it passes or the
@@ -225,6 +265,9 @@ func (s *supervisor) stopAll(grace time.Duration) {
 			<-sv.done
 		}
 	}
+	// Their last lines reach the console before init powers off, unless
+	// the console is stuck.
+	s.out.close(2 * time.Second)
 	s.con.step("services stopped", nil, fmt.Sprint(len(svcs)))
 }
 
@@ -234,15 +277,21 @@ func (sv *service) getPid() int {
 	return sv.pid
 }
 
-// copyLines prints each line a service writes, prefixed with its name, and
-// keeps the last ones.
-func copyLines(r *os.File, sv *service) {
+// copyLines queues each line a service writes for the console, prefixed
+// with its name, and keeps it in keep when that is not nil. It reads until
+// every writer closed the pipe: no line and no console makes it stop
+// early, so a service never sees its output pipe broken.
+func (s *supervisor) copyLines(r *os.File, sv *service, keep *ring) {
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 64<<10)
-	for sc.Scan() {
-		sv.out.add(sc.Text())
-		fmt.Fprintf(os.Stdout, "%s: %s\n", sv.name, sc.Text())
+	prefix := sv.name + ": "
+	err := readLines(r, maxLineBytes, func(line string) {
+		if keep != nil {
+			keep.add(line)
+		}
+		s.out.put(prefix + line)
+	})
+	if err != nil {
+		s.con.step("output "+sv.name, err, "")
 	}
 }
 
