@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -130,13 +129,8 @@ func (a *appRoute) localScript(p string) (script, info string, ok bool) {
 	if fd := root.resolve(p); fd.kind == kindFile {
 		return "/" + strings.TrimPrefix(fd.name, "./"), "", true
 	}
-	for i := len(a.prefix) + 1; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		if fd := root.resolve(p[:i]); fd.kind == kindFile && path.Base(fd.name) == path.Base(p[:i]) {
-			return p[:i], p[i:], true
-		}
+	if i, ok := root.scriptPrefix(p, len(a.prefix)); ok {
+		return p[:i], p[i:], true
 	}
 	return "", "", false
 }

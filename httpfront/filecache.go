@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,20 +20,22 @@ import (
 
 // Cache limits. Files in the image are read-only, so what is learnt about a
 // file stays true; on a host the TTL bounds how stale an answer can be.
+// Bytes kept are bounded by the budget (filecache_budget.go).
 const (
-	defaultStatTTL  = time.Second
-	maxCachedFile   = 256 << 10 // bytes of one file kept in memory
-	maxCacheBytes   = 64 << 20  // bytes of all files kept in memory
-	maxHashedFile   = 16 << 20  // larger files get an ETag from their metadata
-	maxCacheEntries = 1 << 16
-	maxOpenFiles    = 256 // descriptors of large files kept open per directory
+	defaultStatTTL = time.Second
+	maxCachedFile  = 256 << 10 // bytes of one file kept in memory
+	maxHashedFile  = 16 << 20  // larger files get an ETag from their metadata
+	maxOpenFiles   = 256       // descriptors of large files kept open per directory
 )
 
 // entry is what the front end knows about one path under a directory.
 type entry struct {
 	checked atomic.Int64 // unix nanos of the last stat
+	used    atomic.Int64 // unix nanos of the last use, within usedGrain
+	cost    int64        // bytes charged to the budget, key included
 	missing bool         // nothing (readable) at this path
 	isDir   bool
+	partial bool // some of it could not be charged: not to be cached
 	dev     uint64
 	ino     uint64
 	size    int64
@@ -40,8 +44,11 @@ type entry struct {
 	file    *sharedFile // an open descriptor, for a large file (within maxOpenFiles)
 
 	// Response headers, built once; the slices are never appended to.
-	hType, hETag, hLastMod, hLength []string
-	etag                            string
+	hType, hLastMod, hLength []string
+	// tag is the strong ETag: set by load for a file held in memory (or
+	// empty), on first use (etagOf, never in an event loop) for the others.
+	tag    atomic.Pointer[etagValue]
+	hashMu sync.Mutex // one hash of a large file at a time
 
 	// variants are the precompressed sidecars, indexed like
 	// sidecarEncodings; nil where there is none.
@@ -49,24 +56,52 @@ type entry struct {
 	hasVar   bool
 }
 
+// etagValue is an ETag and its header value.
+type etagValue struct {
+	etag string
+	h    []string
+}
+
+func newETag(etag string) *etagValue { return &etagValue{etag: etag, h: []string{etag}} }
+
 // dirCache caches entries for one directory tree, opened as an os.Root so
 // that no lookup can leave it (symlinks included).
 type dirCache struct {
-	root    *os.Root
-	ttl     time.Duration
-	entries sync.Map // string -> *entry
-	count   atomic.Int64
-	bytes   *atomic.Int64 // shared budget of file data in memory
-	files   atomic.Int64  // descriptors held by entries
-	onOpen  func(*os.File)
+	root     *os.Root
+	rootPath string // the root's path as the kernel names it (/proc/self/fd)
+	ttl      time.Duration
+	entries  sync.Map // string -> *entry
+	budget   *cacheBudget
+	files    atomic.Int64 // descriptors held by entries
+	onOpen   func(*os.File)
 }
 
-func newDirCache(dir string, ttl time.Duration, budget *atomic.Int64) (*dirCache, error) {
+func newDirCache(dir string, ttl time.Duration, budget *cacheBudget) (*dirCache, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("opening directory %s: %w", dir, err)
 	}
-	return &dirCache{root: root, ttl: ttl, bytes: budget}, nil
+	c := &dirCache{root: root, ttl: ttl, budget: budget}
+	d, err := root.Open(".")
+	if err == nil {
+		c.rootPath, err = fdPath(d)
+		d.Close()
+	}
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("finding the real path of %s: %w", dir, err)
+	}
+	budget.register(c)
+	return c, nil
+}
+
+// fdPath is the path the kernel has for f's descriptor.
+func fdPath(f *os.File) (string, error) {
+	p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		return "", fmt.Errorf("reading the path of %s: %w", f.Name(), err)
+	}
+	return p, nil
 }
 
 func (c *dirCache) close() error { return c.root.Close() }
@@ -81,29 +116,65 @@ func (c *dirCache) open(name string) (*os.File, error) {
 }
 
 // lookup returns the entry for name (relative, "." for the root itself),
-// from the cache while it is fresh.
+// from the cache while it is fresh. It reads at most a small file and its
+// sidecars (maxCachedFile each): never a large file, so that it may run
+// in an event loop.
 func (c *dirCache) lookup(name string) *entry {
 	now := time.Now().UnixNano()
 	if v, ok := c.entries.Load(name); ok {
 		e := v.(*entry)
-		if now-e.checked.Load() < int64(c.ttl) || c.stillValid(name, e) {
-			e.checked.Store(now)
+		if now-e.checked.Load() < int64(c.ttl) || c.revalidate(name, e, now) {
+			e.touch(now)
 			return e
 		}
 	}
-	e := c.load(name, true)
-	e.checked.Store(now)
-	if c.count.Load() < maxCacheEntries {
-		if old, loaded := c.entries.Swap(name, e); !loaded {
-			c.count.Add(1)
-		} else {
-			c.bytes.Add(-old.(*entry).memSize())
-			c.dropFiles(old.(*entry))
-		}
-	} else {
-		c.dropFiles(e) // served this once, not kept
-	}
+	e := c.load(name, true, now)
+	c.insert(name, e, now)
 	return e
+}
+
+// revalidate reports whether e still describes what is at name, and
+// notes when that was checked.
+func (c *dirCache) revalidate(name string, e *entry, now int64) bool {
+	if !c.stillValid(name, e) {
+		return false
+	}
+	e.checked.Store(now)
+	return true
+}
+
+// insert caches e under a copy of name (a request's path must not keep
+// its request alive) when the budget has room for it.
+func (c *dirCache) insert(name string, e *entry, now int64) {
+	e.checked.Store(now)
+	e.used.Store(now)
+	key := int64(len(name))
+	if e.missing || e.isDir {
+		key += entryOverhead // files were charged for it by load
+	}
+	if e.partial || !c.budget.reserve(e.kind(), key, now) {
+		c.budget.release(e.kind(), e.cost)
+		e.cost = 0
+		c.dropFiles(e) // served this once, not kept
+		return
+	}
+	e.cost += key
+	if old, loaded := c.entries.Swap(strings.Clone(name), e); loaded {
+		c.discard(old.(*entry))
+	}
+}
+
+// remove takes e out of the cache if it is still there under key.
+func (c *dirCache) remove(key string, e *entry) {
+	if c.entries.CompareAndDelete(key, e) {
+		c.discard(e)
+	}
+}
+
+// discard gives back what an entry no longer in the cache held.
+func (c *dirCache) discard(e *entry) {
+	c.budget.release(e.kind(), e.cost)
+	c.dropFiles(e)
 }
 
 func (c *dirCache) stillValid(name string, e *entry) bool {
@@ -115,10 +186,11 @@ func (c *dirCache) stillValid(name string, e *entry) bool {
 	return !e.missing && dev == e.dev && ino == e.ino && st.Size() == e.size && st.ModTime().Equal(e.modTime) && st.IsDir() == e.isDir
 }
 
-// load reads what is at name: metadata, the content of small files, the
-// content hash for the ETag and, when sidecars is set, the .br/.zst/.gz
-// siblings.
-func (c *dirCache) load(name string, sidecars bool) *entry {
+// load reads what is at name: metadata, the content and ETag of small
+// files and, when sidecars is set, the .br/.zst/.gz siblings. What it
+// keeps in memory is charged to the budget (entry.cost); what the budget
+// has no room for is read, hashed and marked partial.
+func (c *dirCache) load(name string, sidecars bool, now int64) *entry {
 	f, err := c.open(name)
 	if err != nil {
 		return &entry{missing: true}
@@ -130,7 +202,7 @@ func (c *dirCache) load(name string, sidecars bool) *entry {
 		}
 	}()
 	st, err := f.Stat()
-	if err != nil || !(st.Mode().IsRegular() || st.IsDir()) {
+	if err != nil || !(st.Mode().IsRegular() || st.IsDir()) || c.hiddenTarget(f) {
 		return &entry{missing: true}
 	}
 	e := &entry{isDir: st.IsDir(), size: st.Size(), modTime: st.ModTime()}
@@ -138,61 +210,105 @@ func (c *dirCache) load(name string, sidecars bool) *entry {
 	if e.isDir {
 		return e
 	}
-	sum, data, err := c.digest(f, e.size)
-	if err != nil {
+	if err := c.readSmall(f, e, now); err != nil {
 		return &entry{missing: true}
 	}
-	e.data = data
-	if data == nil && c.files.Add(1) <= maxOpenFiles {
+	if e.size > maxCachedFile && c.files.Add(1) <= maxOpenFiles {
 		e.file, keep = newSharedFile(f), true
-	} else if data == nil {
+	} else if e.size > maxCachedFile {
 		c.files.Add(-1)
 	}
-	e.etag = sum
 	e.hType = []string{contentType(name)}
-	e.hETag = []string{sum}
 	e.hLastMod = []string{e.modTime.UTC().Format(http.TimeFormat)}
 	e.hLength = []string{strconv.FormatInt(e.size, 10)}
 	if sidecars {
-		for i, enc := range sidecarEncodings {
-			if v := c.load(name+enc.ext, false); !v.missing && !v.isDir {
-				v.hType = e.hType
-				e.variants[i], e.hasVar = v, true
-			}
-		}
+		c.loadSidecars(name, e, now)
 	}
 	return e
 }
 
-// digest returns the strong ETag of f and, for small files, its content.
-// Files larger than maxHashedFile get an ETag from inode, size and mtime.
-func (c *dirCache) digest(f *os.File, size int64) (string, []byte, error) {
-	if size > maxHashedFile {
-		st, err := f.Stat()
-		if err != nil {
-			return "", nil, fmt.Errorf("stat for etag: %w", err)
+// loadSidecars adds the precompressed siblings of the file e at name.
+func (c *dirCache) loadSidecars(name string, e *entry, now int64) {
+	for i, enc := range sidecarEncodings {
+		v := c.load(name+enc.ext, false, now)
+		if v.missing || v.isDir {
+			continue
 		}
-		_, ino := devIno(st)
-		return fmt.Sprintf("\"%x-%x-%x\"", ino, size, st.ModTime().UnixNano()), nil, nil
+		v.hType = e.hType
+		e.variants[i], e.hasVar = v, true
+		e.cost, v.cost = e.cost+v.cost, 0
+		e.partial = e.partial || v.partial
 	}
+}
+
+// readSmall charges e for itself and, for a small file, reads it into
+// memory and sets its ETag; a small file the budget has no room for is
+// hashed without being kept (e.partial).
+func (c *dirCache) readSmall(f *os.File, e *entry, now int64) error {
+	if e.size > maxCachedFile {
+		e.partial = !c.budget.reserve(kindFound, entryOverhead, now)
+		if !e.partial {
+			e.cost = entryOverhead
+		}
+		return nil
+	}
+	if !c.budget.reserve(kindFound, entryOverhead+e.size, now) {
+		e.partial = true
+		sum, err := hashFile(io.NewSectionReader(f, 0, e.size))
+		e.tag.Store(newETag(sum))
+		return err
+	}
+	e.cost = entryOverhead + e.size
+	data := make([]byte, e.size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		c.budget.release(kindFound, e.cost)
+		return fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	e.data = data
+	sum, _ := hashFile(bytes.NewReader(data))
+	e.tag.Store(newETag(sum))
+	return nil
+}
+
+// hashFile returns the strong ETag of what r holds.
+func hashFile(r io.Reader) (string, error) {
 	h := sha256.New()
-	var data []byte
-	if size <= maxCachedFile && c.bytes.Add(size) <= maxCacheBytes {
-		data = make([]byte, size)
-		if _, err := io.ReadFull(f, data); err != nil {
-			c.bytes.Add(-size)
-			return "", nil, fmt.Errorf("reading %s: %w", f.Name(), err)
-		}
-		h.Write(data)
-	} else {
-		if size <= maxCachedFile {
-			c.bytes.Add(-size)
-		}
-		if _, err := io.Copy(h, io.LimitReader(f, size)); err != nil {
-			return "", nil, fmt.Errorf("hashing %s: %w", f.Name(), err)
-		}
+	if _, err := io.Copy(h, r); err != nil {
+		return "", fmt.Errorf("hashing: %w", err)
 	}
-	return "\"" + hex.EncodeToString(h.Sum(nil)[:12]) + "\"", data, nil
+	return "\"" + hex.EncodeToString(h.Sum(nil)[:12]) + "\"", nil
+}
+
+// etagOf returns the ETag of the file behind e: for a large file, the
+// first call hashes it (up to maxHashedFile; beyond, inode, size and mtime
+// make the tag). Large files are never served by an event loop, so the
+// hash is read by the request's own goroutine.
+func (c *dirCache) etagOf(name string, e *entry) (*etagValue, error) {
+	if t := e.tag.Load(); t != nil {
+		return t, nil
+	}
+	e.hashMu.Lock()
+	defer e.hashMu.Unlock()
+	if t := e.tag.Load(); t != nil {
+		return t, nil
+	}
+	var t *etagValue
+	if e.size > maxHashedFile {
+		t = newETag(fmt.Sprintf("\"%x-%x-%x\"", e.ino, e.size, e.modTime.UnixNano()))
+	} else {
+		sf, err := c.acquireFile(name, e)
+		if err != nil {
+			return nil, err
+		}
+		defer sf.release()
+		sum, err := hashFile(io.NewSectionReader(sf.f, 0, e.size))
+		if err != nil {
+			return nil, fmt.Errorf("hashing %s: %w", name, err)
+		}
+		t = newETag(sum)
+	}
+	e.tag.Store(t)
+	return t, nil
 }
 
 func devIno(st fs.FileInfo) (uint64, uint64) {
@@ -219,7 +335,7 @@ func (c *dirCache) openEntry(name string, e *entry) (*os.File, error) {
 	}
 	if dev, ino := devIno(st); dev != e.dev || ino != e.ino || st.Size() != e.size {
 		f.Close()
-		c.entries.Delete(name)
+		c.remove(name, e)
 		return nil, errChanged
 	}
 	return f, nil
@@ -281,15 +397,4 @@ func (s *sharedFile) release() {
 	if s.refs.Add(-1) == 0 {
 		s.f.Close()
 	}
-}
-
-// memSize is the file data e and its sidecars keep in memory.
-func (e *entry) memSize() int64 {
-	n := int64(len(e.data))
-	for _, v := range e.variants {
-		if v != nil {
-			n += int64(len(v.data))
-		}
-	}
-	return n
 }

@@ -52,7 +52,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mkimage/mkimage/spec"
@@ -78,7 +77,7 @@ type Front struct {
 	realIP  *realIP
 	static  staticConfig
 	limits  limits
-	budget  atomic.Int64
+	budget  cacheBudget
 
 	// mu is read-held by every request the Server routes here and
 	// write-held by Close, which so waits for them.

@@ -2,6 +2,7 @@ package httpfront
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -93,4 +94,38 @@ func hasPathPrefix(p, prefix string) bool {
 		return true
 	}
 	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
+}
+
+// hiddenTarget reports whether the file f, opened under the root, is a
+// hidden file or lies in a hidden directory once symlinks are resolved
+// (a link inside the root to .env or .git/): the request's own path was
+// checked by cleanPath, what it leads to is checked here. A descriptor
+// whose path cannot be read is taken as hidden.
+func (c *dirCache) hiddenTarget(f *os.File) bool {
+	p, err := fdPath(f)
+	if err != nil {
+		return true
+	}
+	return hiddenBelow(p, c.rootPath)
+}
+
+// hiddenBelow reports whether p, a path at or below root, has a segment
+// below root that starts with '.' (other than a first ".well-known"), or
+// is not below root at all.
+func hiddenBelow(p, root string) bool {
+	rel, ok := strings.CutPrefix(p, root)
+	switch {
+	case !ok:
+		return true
+	case rel == "":
+		return false
+	case root != "/" && rel[0] != '/':
+		return true // "/srv/www2" is not below "/srv/www"
+	}
+	for i, seg := range strings.Split(strings.TrimPrefix(rel, "/"), "/") {
+		if strings.HasPrefix(seg, ".") && !(i == 0 && seg == ".well-known") {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,35 @@ func (d *staticDir) resolve(urlPath string) found {
 	return found{kind: kindDir, name: name, e: e}
 }
 
+// maxScriptDepth bounds the directories check_local walks through to find
+// a script (scriptPrefix).
+const maxScriptDepth = 64
+
+// scriptPrefix returns the end of the shortest prefix of p that is longer
+// than from, ends before a '/' and names a regular file (check_local's
+// script). It walks one path component at a time and stops at the first
+// that is missing or not a directory, and after maxScriptDepth
+// directories: one request costs at most that many lookups, each of a
+// path that exists up to its last component.
+func (d *staticDir) scriptPrefix(p string, from int) (int, bool) {
+	depth := 0
+	for i := from + 1; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		if depth++; depth > maxScriptDepth {
+			return 0, false
+		}
+		switch fd := d.resolve(p[:i]); {
+		case fd.kind == kindFile && path.Base(fd.name) == path.Base(p[:i]):
+			return i, true
+		case fd.kind != kindRedirect: // missing, or no directory to go on into
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
 // serve answers r with what resolve found.
 func (d *staticDir) serve(w http.ResponseWriter, r *http.Request, urlPath string, f found) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -119,16 +149,22 @@ func (d *staticDir) serveFile(w http.ResponseWriter, r *http.Request, urlPath, n
 	if cc := d.cfg.cacheControl(urlPath); cc != "" {
 		h["Cache-Control"] = []string{cc}
 	}
-	h["Etag"] = e.hETag
+	tag, err := d.cache.etagOf(name, e)
+	if err != nil {
+		d.cfg.logf("httpfront: %s: %v", urlPath, err)
+		http.Error(w, "500 internal server error", http.StatusInternalServerError)
+		return
+	}
+	h["Etag"] = tag.h
 	h["Last-Modified"] = e.hLastMod
-	if st := precondition(r, e.etag, e.modTime); st != 0 {
+	if st := precondition(r, tag.etag, e.modTime); st != 0 {
 		w.WriteHeader(st)
 		return
 	}
 	h["Content-Type"] = e.hType
 	h["Accept-Ranges"] = acceptRangesBytes
 	start, n := int64(0), e.size
-	if rh := firstValue(r.Header, "Range"); rh != "" && ifRangeAllows(r, e.etag, e.modTime) {
+	if rh := firstValue(r.Header, "Range"); rh != "" && ifRangeAllows(r, tag.etag, e.modTime) {
 		ranges, ok := parseRange(rh, e.size)
 		switch {
 		case ok && len(ranges) == 0:
