@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
@@ -25,7 +24,7 @@ type pool struct {
 // startPool decides the pool's settings from the machine's facts, creates
 // each member's listening socket and starts the member with it as fd 0,
 // as lighttpd's bin-path and spawn-fcgi do, through the launcher that sets
-// RLIMIT_STACK. Init keeps the sockets open, so a restarted member inherits
+// RLIMIT_STACK and drops every privilege (launch.go). Init keeps the sockets open, so a restarted member inherits
 // the same one and no request is refused in between.
 func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 	set := tuning.Decide(facts, tuning.Request{
@@ -56,17 +55,26 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 		env := poolEnv(p, set, i)
 		pl.backends = append(pl.backends, "unix:"+path)
 		m := s.start(fmt.Sprintf("%s.%d", p.Name, i), func() *exec.Cmd {
-			c := exec.Command("/init", launchArgs(set.StackSize, p.Path, p.Args)[1:]...)
-			c.Env = env
-			c.Stdin = ln
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: spec.AppUID, Gid: spec.AppUID}}
-			return c
+			return memberCmd(p, set.StackSize, env, ln)
 		}, func() error { return probeFastCGI(path) })
 		if m != nil {
 			pl.members = append(pl.members, m)
 		}
 	}
 	return pl
+}
+
+// memberCmd starts a pool member with its socket as fd 0 through the
+// launcher, which, still root, sets the stack limit and becomes the app's
+// user with no capability at all.
+func memberCmd(p spec.Pool, stack uint64, env []string, ln *os.File) *exec.Cmd {
+	ls := launchSpec{stack: stack, uid: spec.AppUID}
+	c := exec.Command("/init", launchArgs(ls, p.Path, p.Args)[1:]...)
+	c.Env = env
+	if ln != nil {
+		c.Stdin = ln
+	}
+	return c
 }
 
 // poolEnv is a member's environment: the tuning decisions as the variables

@@ -295,24 +295,27 @@ func (s *supervisor) copyLines(r *os.File, sv *service, keep *ring) {
 	}
 }
 
-// startService starts a plain service from the spec, unprivileged when it
-// names a UID, keeping only CAP_NET_BIND_SERVICE when asked.
+// startService starts a plain service from the spec. One that names a UID
+// starts through the launcher, which becomes that user with no_new_privs,
+// locked securebits and a bounding set holding only
+// CAP_NET_BIND_SERVICE when asked for, nothing otherwise.
 func (s *supervisor) startService(sv spec.Service) *service {
 	var ready func() error
 	if addr, ok := strings.CutPrefix(sv.Ready, "tcp:"); ok {
 		ready = func() error { return probeTCP(addr) }
 	}
-	return s.start(sv.Name, func() *exec.Cmd {
-		c := exec.Command(sv.Path, sv.Args...)
-		c.Env = append([]string{"PATH=/bin"}, sv.Env...)
-		attr := &syscall.SysProcAttr{}
-		if sv.UID != 0 {
-			attr.Credential = &syscall.Credential{Uid: uint32(sv.UID), Gid: uint32(sv.UID)}
-		}
+	return s.start(sv.Name, func() *exec.Cmd { return serviceCmd(sv) }, ready)
+}
+
+func serviceCmd(sv spec.Service) *exec.Cmd {
+	c := exec.Command(sv.Path, sv.Args...)
+	if sv.UID != 0 {
+		ls := launchSpec{uid: sv.UID}
 		if sv.BindLowPorts {
-			attr.AmbientCaps = []uintptr{unix.CAP_NET_BIND_SERVICE}
+			ls.caps = []int{unix.CAP_NET_BIND_SERVICE}
 		}
-		c.SysProcAttr = attr
-		return c
-	}, ready)
+		c = exec.Command("/init", launchArgs(ls, sv.Path, sv.Args)[1:]...)
+	}
+	c.Env = append([]string{"PATH=/bin"}, sv.Env...)
+	return c
 }
