@@ -246,9 +246,9 @@ func (c *dirCache) loadSidecars(name string, e *entry, now int64) {
 // hashed without being kept (e.partial).
 func (c *dirCache) readSmall(f *os.File, e *entry, now int64) error {
 	if e.size > maxCachedFile {
-		e.partial = !c.budget.reserve(kindFound, entryOverhead, now)
+		e.partial = !c.budget.reserve(kindFound, entryOverhead+fileOverhead, now)
 		if !e.partial {
-			e.cost = entryOverhead
+			e.cost = entryOverhead + fileOverhead
 		}
 		return nil
 	}

@@ -23,6 +23,9 @@ const (
 	// the entry, its header values, the map's node. TestCacheEntryCost
 	// checks it against the heap.
 	entryOverhead = 640
+	// fileOverhead is the extra of a large file's entry: the descriptor
+	// it may keep open, its ETag.
+	fileOverhead = 384
 )
 
 // Budget kinds.

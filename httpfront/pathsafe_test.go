@@ -168,3 +168,29 @@ func FuzzCleanPath(f *testing.F) {
 		}
 	})
 }
+
+func TestHiddenBelow(t *testing.T) {
+	for _, tc := range []struct {
+		p, root string
+		want    bool
+	}{
+		{"/srv/www", "/srv/www", false},
+		{"/srv/www/a.txt", "/srv/www", false},
+		{"/srv/www/sub/a.txt", "/srv/www", false},
+		{"/srv/www/.env", "/srv/www", true},
+		{"/srv/www/.git/config", "/srv/www", true},
+		{"/srv/www/sub/.htpasswd", "/srv/www", true},
+		{"/srv/www/.well-known/acme", "/srv/www", false},
+		{"/srv/www/sub/.well-known/acme", "/srv/www", true},
+		{"/srv/www2/a.txt", "/srv/www", true},
+		{"/srv/a.txt", "/srv/www", true},
+		{"/srv/.www/a.txt", "/srv/.www", false}, // the root itself may be anywhere
+		{"/a.txt", "/", false},
+		{"/.env", "/", true},
+		{"/srv/www/a.txt (deleted)", "/srv/www", false},
+	} {
+		if got := hiddenBelow(tc.p, tc.root); got != tc.want {
+			t.Errorf("hiddenBelow(%q, %q) = %v, want %v", tc.p, tc.root, got, tc.want)
+		}
+	}
+}

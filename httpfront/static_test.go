@@ -3,6 +3,8 @@ package httpfront
 import (
 	"bytes"
 	"compress/gzip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,5 +162,37 @@ func TestStaticCacheRevalidates(t *testing.T) {
 	writeFile(t, root+"/a.txt", "two!")
 	if b := do(t, f, "GET", "/a.txt", nil).Body.String(); b != "two!" {
 		t.Fatalf("after change got %q", b)
+	}
+}
+
+// TestStaticSymlinkToHidden: a symlink inside the root that leads to a
+// dot-file or into a dot-directory is refused like the hidden path itself
+// (before, /link served .env); links to ordinary files still work, and so
+// does one into .well-known at the top.
+func TestStaticSymlinkToHidden(t *testing.T) {
+	root := tree(t, map[string]string{
+		".env": "SECRET=1", ".git/config": "[core]", "sub/.htpasswd": "u:p", "a.txt": "plain",
+		".well-known/x.txt": "acme", "big/.big.bin": strings.Repeat("s", maxCachedFile+1),
+	})
+	for link, target := range map[string]string{
+		"env.txt": ".env", "repo": ".git", "sub/pw.txt": ".htpasswd", "b.txt": "a.txt",
+		"wk.txt": ".well-known/x.txt", "big.bin": "big/.big.bin", "deep.txt": "sub/../.env",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFront(t, spec.Front{Root: root, DirListing: true}, Options{})
+	for _, tc := range []struct {
+		target string
+		status int
+	}{
+		{"/env.txt", 404}, {"/repo/config", 404}, {"/repo/", 404}, {"/repo", 404}, {"/sub/pw.txt", 404},
+		{"/big.bin", 404}, {"/deep.txt", 404}, {"/b.txt", 200}, {"/wk.txt", 200},
+	} {
+		w := do(t, f, "GET", tc.target, nil)
+		if w.Code != tc.status || strings.Contains(w.Body.String(), "SECRET") || strings.Contains(w.Body.String(), "core") {
+			t.Errorf("%s: %d %.40q, want %d", tc.target, w.Code, w.Body.String(), tc.status)
+		}
 	}
 }
