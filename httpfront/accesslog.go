@@ -84,7 +84,11 @@ func (l *accessLog) log(r *http.Request, status int, size int64, now time.Time) 
 	b = append(b, " - - ["...)
 	b = append(b, ts...)
 	b = append(b, "] \""...)
-	b = appendQuoted(b, r.Method+" "+requestURI(r)+" "+r.Proto)
+	b = appendQuoted(b, r.Method, maxLogMethod)
+	b = append(b, ' ')
+	b = appendQuoted(b, requestURI(r), maxLogURI)
+	b = append(b, ' ')
+	b = appendQuoted(b, r.Proto, maxLogProto)
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -94,24 +98,47 @@ func (l *accessLog) log(r *http.Request, status int, size int64, now time.Time) 
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendQuoted(b, orDash(firstValue(r.Header, "Referer")))
+	b = appendQuoted(b, orDash(firstValue(r.Header, "Referer")), maxLogHeader)
 	b = append(b, "\" \""...)
-	b = appendQuoted(b, orDash(firstValue(r.Header, "User-Agent")))
+	b = appendQuoted(b, orDash(firstValue(r.Header, "User-Agent")), maxLogHeader)
 	b = append(b, "\"\n"...)
 	l.line = b
 	_, _ = l.w.Write(b)
 }
 
+// What one access-log field may take, escaped: a line is at most about
+// 3.5 KiB whatever the request holds (its head may be up to
+// max_header_bytes, and an escaped control byte takes four), so a client
+// cannot make log lines a reader of the log has to cut.
+const (
+	maxLogMethod = 32
+	maxLogURI    = 2048
+	maxLogProto  = 16
+	maxLogHeader = 512
+)
+
 // appendQuoted appends s with quotes, backslashes and control bytes
-// escaped, so a client cannot forge log lines.
-func appendQuoted(b []byte, s string) []byte {
+// escaped, so a client cannot forge log lines, taking at most max bytes
+// for it: a longer field is cut and ends in "...[+N]", N the bytes of s
+// left out.
+func appendQuoted(b []byte, s string, max int) []byte {
 	const hex = "0123456789abcdef"
+	limit := len(b) + max
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
+		n := 1
+		if c == '"' || c == '\\' {
+			n = 2
+		} else if c < 0x20 || c == 0x7f {
+			n = 4
+		}
+		if len(b)+n > limit {
+			return append(append(append(b, "...[+"...), strconv.Itoa(len(s)-i)...), ']')
+		}
+		switch n {
+		case 2:
 			b = append(b, '\\', c)
-		case c < 0x20 || c == 0x7f:
+		case 4:
 			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
 		default:
 			b = append(b, c)

@@ -7,7 +7,8 @@
 //
 // SIGHUP re-reads the config and switches to it without closing the
 // listening sockets (requests in flight finish on the old config); SIGTERM
-// or SIGINT stops gracefully.
+// or SIGINT stops gracefully. SIGPIPE is ignored: a log whose reader went
+// away makes log writes fail with EPIPE, and the front end keeps serving.
 package main
 
 import (
@@ -31,6 +32,10 @@ func main() {
 	tlsListen := flag.String("tls-listen", "", "override the HTTPS listen address")
 	grace := flag.Duration("grace", 10*time.Second, "time in-flight requests get on SIGTERM")
 	flag.Parse()
+	// Without this, Go kills the process with SIGPIPE at the first write
+	// to a broken stdout or stderr: the access log would take the front
+	// end down with it.
+	signal.Ignore(syscall.SIGPIPE)
 	if err := run(*cfgPath, *listen, *tlsListen, *grace); err != nil {
 		fmt.Fprintln(os.Stderr, "httpfront:", err)
 		os.Exit(1)
