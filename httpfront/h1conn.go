@@ -32,6 +32,7 @@ type fastConn struct {
 	state  atomic.Int32
 	buf    []byte // request bytes; [r0:r1] are not consumed yet
 	r0, r1 int
+	scan   int // buf[r0:r0+scan] holds no head's end (an event loop's scan so far)
 	out    outBuf
 	w      fastWriter
 	head   fastHead
@@ -80,7 +81,7 @@ func requestTemplate(local net.Addr) *http.Request {
 func (c *fastConn) reuse(nc net.Conn, tmpl *http.Request) {
 	c.nc, c.tmpl, c.remote = nc, tmpl, nc.RemoteAddr().String()
 	c.state.Store(stateActive)
-	c.r0, c.r1 = 0, 0
+	c.r0, c.r1, c.scan = 0, 0, 0
 	c.out = outBuf{nc: nc, b: c.out.b[:0]}
 	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
 }

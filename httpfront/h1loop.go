@@ -45,6 +45,9 @@ type evLoop struct {
 	swept     time.Time
 	// handled counts events since the loop last yielded.
 	handled int
+	// scanned counts the head bytes the loop has looked through for
+	// line ends (tests: each byte once, however the head arrives).
+	scanned int64
 	stopped chan struct{}
 
 	mu           sync.Mutex
@@ -271,7 +274,7 @@ func (l *evLoop) sweep(now time.Time) {
 // readable reads once and answers what is complete.
 func (l *evLoop) readable(c *fastConn) {
 	if c.r0 == c.r1 {
-		c.r0, c.r1 = 0, 0
+		c.r0, c.r1, c.scan = 0, 0, 0
 	} else if c.r1 == len(c.buf) {
 		c.grow()
 	}
@@ -311,8 +314,10 @@ func (l *evLoop) process(c *fastConn) {
 			}
 			return
 		}
-		n := headEnd(c.buf[c.r0:c.r1], 0)
+		n := headEnd(c.buf[c.r0:c.r1], c.scan)
+		l.scanned += int64(c.r1 - c.r0 - c.scan)
 		if n == 0 {
+			c.scan = c.r1 - c.r0 // the next read goes on from here
 			if c.r1-c.r0 >= l.fs.maxHead {
 				l.handOff(c) // net/http answers 431
 				return
@@ -333,7 +338,7 @@ func (l *evLoop) process(c *fastConn) {
 			return
 		}
 		lc.inHead = false
-		c.r0 += n
+		c.r0, c.scan = c.r0+n, 0
 		if c.w.closeAfter || l.fs.closing.Load() {
 			if len(lc.pending) == 0 {
 				l.closeConn(c)

@@ -3,6 +3,7 @@ package httpfront
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -302,5 +303,46 @@ func TestLoopListenerOptions(t *testing.T) {
 		if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v != o.want {
 			t.Errorf("accepted socket: %s = %d, %v; want %d", o.name, v, err, o.want)
 		}
+	}
+}
+
+// TestLoopHeadScanLinear: a long head that arrives in many pieces is
+// scanned for its end once, not from its start on every read (quadratic
+// with a large max_header_bytes).
+func TestLoopHeadScanLinear(t *testing.T) {
+	root := tree(t, map[string]string{"a.txt": "aaa"})
+	s, addr := startServerOpt(t, spec.Front{Root: root, MaxHeaderBytes: 1 << 20}, ServerOptions{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const pieces, piece = 200, 1 << 10
+	io.WriteString(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n")
+	line := "X-A: " + strings.Repeat("b", 25) + "\r\n" // 32 bytes
+	for range pieces {
+		io.WriteString(c, strings.Repeat(line, piece/len(line)))
+		time.Sleep(time.Millisecond) // a read each
+	}
+	io.WriteString(c, "Connection: close\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var scanned int64
+	for _, l := range s.fast.loops {
+		scanned += l.scanned
+	}
+	head := int64(pieces * piece)
+	t.Logf("%d-byte head in %d pieces: %s, loops scanned %d bytes", head, pieces, resp.Status, scanned)
+	if scanned > 2*head {
+		t.Errorf("the loops scanned %d bytes for a %d-byte head", scanned, head)
 	}
 }
