@@ -64,11 +64,11 @@ func Flash(image, target string, o Options) error {
 		return err
 	}
 	defer h.close()
-	size, err := measure(im, h)
+	size, err := measure(im, h, o.Out)
 	if err != nil {
 		return err
 	}
-	show(o.Out, image, size, h.Target)
+	show(o.Out, image, size, h.Target, h.create)
 	if err := confirm(o); err != nil {
 		return err
 	}
@@ -135,10 +135,13 @@ func explainBusy(target string, o Options, busy error) error {
 
 // measure returns the image's raw size, refusing an image larger than a
 // device (without decompressing more of a .gz than the device holds).
-func measure(im *img, h *held) (int64, error) {
+func measure(im *img, h *held, out io.Writer) (int64, error) {
 	limit := int64(-1)
 	if h.Block {
 		limit = h.Size
+	}
+	if im.gz {
+		fmt.Fprintf(out, "measuring %s (decompressing it)\n", im.path)
 	}
 	size, over, err := im.measure(limit)
 	if err != nil {
@@ -155,7 +158,7 @@ func measure(im *img, h *held) (int64, error) {
 	return size, nil
 }
 
-func show(out io.Writer, image string, size int64, t Target) {
+func show(out io.Writer, image string, size int64, t Target, create bool) {
 	fmt.Fprintf(out, "image:  %s (%s)\n", image, human(size))
 	switch {
 	case t.Block:
@@ -165,10 +168,10 @@ func show(out io.Writer, image string, size int64, t Target) {
 		}
 		fmt.Fprintf(out, "target: %s (/dev/%s), %s, %s%s — EVERYTHING ON IT WILL BE LOST\n",
 			t.Path, t.Name, orUnknown(t.Model), human(t.Size), serial)
-	case t.Size > 0:
-		fmt.Fprintf(out, "target: %s (regular file, overwritten)\n", t.Path)
+	case create:
+		fmt.Fprintf(out, "target: %s (new file)\n", t.Path)
 	default:
-		fmt.Fprintf(out, "target: %s (regular file)\n", t.Path)
+		fmt.Fprintf(out, "target: %s (regular file, overwritten)\n", t.Path)
 	}
 }
 

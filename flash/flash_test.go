@@ -209,3 +209,35 @@ func TestFlashBoundedMemory(t *testing.T) {
 		t.Errorf("wrote %d bytes", st.Size())
 	}
 }
+
+// A file target is held too: replaced at the prompt, or created there by
+// someone else, it is not written.
+func TestFlashFileChangedAtPrompt(t *testing.T) {
+	img, _ := image(t, 1<<20)
+	dir := t.TempDir()
+	dst, theirs := filepath.Join(dir, "out.img"), []byte("someone else's file")
+	os.WriteFile(dst, []byte("old"), 0o644)
+	replace := &atPrompt{fn: func() {
+		os.Rename(dst, dst+".moved")
+		os.WriteFile(dst, theirs, 0o644)
+	}}
+	err := Flash(img, dst, Options{In: replace, Out: io.Discard, Interactive: true})
+	if err == nil || !strings.Contains(err.Error(), "now names another file") {
+		t.Errorf("replaced at the prompt: %v", err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, theirs) {
+		t.Errorf("the file now at the path was written: %.40q", got)
+	}
+	if got, _ := os.ReadFile(dst + ".moved"); string(got) != "old" {
+		t.Errorf("the file shown was emptied or written although refused: %.40q", got)
+	}
+	fresh := filepath.Join(dir, "new.img")
+	appear := &atPrompt{fn: func() { os.WriteFile(fresh, theirs, 0o644) }}
+	err = Flash(img, fresh, Options{In: appear, Out: io.Discard, Interactive: true})
+	if err == nil || !strings.Contains(err.Error(), "file exists") {
+		t.Errorf("created by someone else at the prompt: %v", err)
+	}
+	if got, _ := os.ReadFile(fresh); !bytes.Equal(got, theirs) {
+		t.Errorf("a file that appeared at the prompt was overwritten: %.40q", got)
+	}
+}

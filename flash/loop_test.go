@@ -60,7 +60,8 @@ func untouched(t *testing.T, p string) {
 
 // attach makes a loop device of backing (losetup -f --show ARGS backing).
 // Cleanup detaches it only while it is still backed by one of this test's
-// files: a device flash let go of may belong to someone else by then.
+// files (a test may re-attach it to another): a device flash let go of may
+// belong to someone else by then.
 func attach(t *testing.T, backing string, args ...string) string {
 	t.Helper()
 	b, err := exec.Command("losetup", append(append([]string{"-f", "--show"}, args...), backing)...).CombinedOutput()
@@ -68,10 +69,10 @@ func attach(t *testing.T, backing string, args ...string) string {
 		skipOrFail(t, "no loop device here: "+err.Error()+" "+string(b))
 	}
 	dev := strings.TrimSpace(string(b))
-	dir := filepath.Dir(backing)
+	root := filepath.Dir(t.TempDir()) // holds every t.TempDir of this test
 	t.Cleanup(func() {
 		now, _ := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file")
-		if strings.HasPrefix(strings.TrimSpace(string(now)), dir+"/") {
+		if strings.HasPrefix(strings.TrimSpace(string(now)), root+"/") {
 			exec.Command("losetup", "-d", dev).Run()
 		}
 	})
