@@ -1,0 +1,218 @@
+package qemutests
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/spec"
+)
+
+// hostileConfig is the example appliance's web root with a TLS key (so
+// the image holds one), heads of up to 64 KiB (the long tab header is
+// then answered and logged, not refused) and the hostile test app.
+func hostileConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	tlsDir := filepath.Join(dir, "tls")
+	must(t, os.Mkdir(tlsDir, 0o755))
+	writeSelfSigned(t, tlsDir)
+	www := filepath.Join(tool.Src, "examples", "appliance", "www")
+	app := filepath.Join(tool.Src, "qemu-tests", "testdata", "hostile")
+	cfg := fmt.Sprintf(`[network]
+address = "10.0.2.15/24"
+[web]
+root = %q
+tls_dir = %q
+max_header_bytes = 65536
+[web.status]
+path = "/.status"
+allow = ["10.0.2.2/32"]
+[[app]]
+name = "hostile"
+prefix = "/hostile"
+program = %q
+procs = 1
+`, www, tlsDir, app)
+	must(t, os.WriteFile(filepath.Join(dir, "appliance.toml"), []byte(cfg), 0o644))
+	out := filepath.Join(dir, "out")
+	if msg, code := run(t, nil, "build", "-c", filepath.Join(dir, "appliance.toml"), "-o", out); code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, msg)
+	}
+	return filepath.Join(out, "qemu-x86_64")
+}
+
+func writeSelfSigned(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "appliance"}, DNSNames: []string{"appliance"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+// rawRequest sends head (and nothing else) on a new connection and
+// returns the response's status code. The head is written while the
+// response is read, so a front end that answers early and closes does
+// not make the client miss its answer.
+func rawRequest(t *testing.T, base, head string) int {
+	t.Helper()
+	u, err := url.Parse(base)
+	must(t, err)
+	c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+	must(t, err)
+	defer c.Close()
+	must(t, c.SetDeadline(time.Now().Add(qemu.Scaled(30*time.Second))))
+	go func() { _, _ = io.WriteString(c, head) }()
+	line := make([]byte, 12)
+	if _, err := io.ReadFull(c, line); err != nil {
+		t.Fatalf("reading the status line: %v", err)
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(line[9:12])))
+	if !strings.HasPrefix(string(line), "HTTP/1.") || err != nil {
+		t.Fatalf("status line %q", line)
+	}
+	return code
+}
+
+// services returns the status report's services by name.
+func services(t *testing.T, g *Guest) (map[string]spec.ServiceReport, string) {
+	t.Helper()
+	body := get(t, g.URL+".status.json", qemu.Scaled(30*time.Second))
+	var rep spec.Report
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatalf("decoding the status page: %v", err)
+	}
+	m := map[string]spec.ServiceReport{}
+	for _, s := range rep.Services {
+		m[s.Name] = s
+	}
+	return m, string(body)
+}
+
+// seen is what the hostile app reports on /hostile/see.
+type seen struct {
+	UID          int               `json:"uid"`
+	Self         map[string]string `json:"self"`
+	Front        map[string]string `json:"front"`
+	KeyError     string            `json:"key_error"`
+	FrontEnviron string            `json:"front_environ_error"`
+	InitEnviron  string            `json:"init_environ_error"`
+}
+
+// TestHostile boots one appliance and attacks it from both sides: a client
+// sending heads that make huge access-log lines or are refused, an app
+// writing 1 MiB lines to each of its outputs. The front end and the app
+// keep their pids with 0 restarts, the status page shows no client's query
+// string, and both run with no_new_privs and the least capabilities; the
+// app cannot read the TLS key nor other processes' environments.
+func TestHostile(t *testing.T) {
+	needQEMU(t)
+	img := hostileConfig(t)
+	g := tool.Boot(t, img)
+	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(120*time.Second))
+	before, _ := services(t, g)
+	front, app := before["httpfront"], before["hostile.0"]
+	if front.PID == 0 || app.PID == 0 {
+		t.Fatalf("services %+v", before)
+	}
+
+	secret := fmt.Sprintf("hostile-s3cr3t-%d", time.Now().UnixNano())
+	tabs := "a" + strings.Repeat("\t", 20000) + "b"
+	for i := range 4 {
+		head := "GET /?token=" + secret + " HTTP/1.1\r\nHost: appliance\r\nUser-Agent: " + tabs +
+			"\r\nReferer: " + tabs + "\r\nConnection: close\r\n\r\n"
+		if code := rawRequest(t, g.URL, head); code != 200 {
+			t.Errorf("long tab head %d: status %d, want 200", i, code)
+		}
+		big := "GET /?token=" + secret + " HTTP/1.1\r\nHost: appliance\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"
+		if code := rawRequest(t, g.URL, big); code != 431 {
+			t.Errorf("1 MiB head %d: status %d, want 431", i, code)
+		}
+	}
+	for i := range 2 {
+		for _, to := range []string{"stderr", "stdout", "fcgi"} {
+			body := string(get(t, g.URL+"hostile/spew?to="+to, qemu.Scaled(30*time.Second)))
+			if !strings.Contains(body, `"error":""`) {
+				t.Errorf("spew %d to %s: %s", i, to, body)
+			}
+		}
+	}
+
+	// A broken pipe kills at the next write: give the front end's access
+	// log a flush and the app a request after the long lines.
+	time.Sleep(time.Second)
+	get(t, g.URL, qemu.Scaled(30*time.Second))
+	var s seen
+	if err := json.Unmarshal(get(t, g.URL+"hostile/see?front="+strconv.Itoa(front.PID), qemu.Scaled(30*time.Second)), &s); err != nil {
+		t.Fatalf("decoding /hostile/see: %v", err)
+	}
+	after, body := services(t, g)
+	for _, name := range []string{"httpfront", "hostile.0"} {
+		a, b := after[name], before[name]
+		if a.PID != b.PID || a.Restarts != 0 || a.State != "ready" {
+			t.Errorf("%s: pid %d → %d, %d restarts, %s (last exit %q)", name, b.PID, a.PID, a.Restarts, a.State, a.LastExit)
+		}
+	}
+	if strings.Contains(body, secret) || strings.Contains(body, "token=") {
+		t.Errorf("the status page shows a client's query string:\n%s", body)
+	}
+
+	// What the app can see.
+	if s.UID != spec.AppUID || s.KeyError == "" {
+		t.Errorf("the app (uid %d) can read %s (error %q)", s.UID, "/etc/mkimage/tls/key.pem", s.KeyError)
+	}
+	if s.FrontEnviron == "" || s.InitEnviron == "" {
+		t.Errorf("the app can read environments: front end %q, init %q", s.FrontEnviron, s.InitEnviron)
+	}
+	const none, bind = "0000000000000000", "0000000000000400"
+	for _, c := range []struct {
+		who    string
+		fields map[string]string
+		caps   string
+	}{{"app", s.Self, none}, {"front end", s.Front, bind}} {
+		for _, k := range []string{"CapEff", "CapPrm", "CapBnd", "CapAmb"} {
+			if c.fields[k] != c.caps {
+				t.Errorf("%s %s = %q, want %s", c.who, k, c.fields[k], c.caps)
+			}
+		}
+		if c.fields["NoNewPrivs"] != "1" {
+			t.Errorf("%s NoNewPrivs = %q, want 1", c.who, c.fields["NoNewPrivs"])
+		}
+	}
+	if !g.Console.Contains(fmt.Sprintf("… [cut %d bytes]", 1<<20-4096)) {
+		t.Errorf("the console shows no cut 1 MiB line")
+	}
+	if err := g.PowerOff(qemu.Scaled(60 * time.Second)); err != nil {
+		t.Fatalf("power-off: %v", err)
+	}
+	for _, bad := range []string{"Kernel panic", "FAILED"} {
+		if g.Console.Contains(bad) {
+			t.Errorf("console contains %q", bad)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+// Command hostile is a test-only FastCGI app (fcgiserver on the socket
+// init passes as fd 0) that behaves as a careless or hostile app would:
+// on /spew it writes a 1 MiB line to its stderr, its stdout or the
+// request's FastCGI stderr (which the front end relays to its own), and on
+// /see it reports what it can see of the system that is not its own: the
+// TLS key, its own and the front end's privileges, other processes'
+// environments.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/mkimage/mkimage/fcgiserver"
+)
+
+// tlsKey is where the front end's private key lands in the image.
+const tlsKey = "/etc/mkimage/tls/key.pem"
+
+func main() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hostile/spew", spew)
+	mux.HandleFunc("/hostile/see", see)
+	log.Fatal(fcgiserver.Run(mux))
+}
+
+// spew writes one line of 1 MiB (no newline inside) to the stream named
+// by ?to=stderr|stdout|fcgi.
+func spew(w http.ResponseWriter, r *http.Request) {
+	line := strings.Repeat("x", 1<<20) + "\n"
+	var out io.Writer
+	switch r.URL.Query().Get("to") {
+	case "stderr":
+		out = os.Stderr
+	case "stdout":
+		out = os.Stdout
+	case "fcgi":
+		out = fcgiserver.Stderr(r)
+	default:
+		http.Error(w, "to=stderr|stdout|fcgi", http.StatusBadRequest)
+		return
+	}
+	_, err := io.WriteString(out, line)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"pid": os.Getpid(), "error": errText(err)})
+}
+
+// see reports, as JSON: the app's own privileges from /proc/self/status,
+// the front end's (its pid in ?front=), and the errors of reading what it
+// must not read.
+func see(w http.ResponseWriter, r *http.Request) {
+	front := r.URL.Query().Get("front")
+	rep := map[string]any{
+		"pid":                 os.Getpid(),
+		"uid":                 os.Getuid(),
+		"self":                statusFields("/proc/self/status"),
+		"front":               statusFields("/proc/" + front + "/status"),
+		"key_error":           readError(tlsKey),
+		"front_environ_error": readError("/proc/" + front + "/environ"),
+		"init_environ_error":  readError("/proc/1/environ"),
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(rep)
+}
+
+// statusFields returns the privilege lines of a /proc/PID/status file.
+func statusFields(path string) map[string]string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return map[string]string{"error": err.Error()}
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		switch k {
+		case "Uid", "CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs":
+			if ok {
+				out[k] = strings.Join(strings.Fields(v), " ")
+			}
+		}
+	}
+	return out
+}
+
+// readError returns why path could not be read, or "" when it could.
+func readError(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if _, err := f.Read(make([]byte, 1)); err != nil && err != io.EOF {
+		return err.Error()
+	}
+	return ""
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprint(err)
+}
