@@ -126,14 +126,18 @@ func readRequest(c net.Conn) (map[string]string, error) {
 	}
 }
 
-// reply writes a complete response.
-func reply(w *record.Writer, stdout, stderr string) error {
+// reply writes a complete response to the first request of a connection
+// (request id 1).
+func reply(w *record.Writer, stdout, stderr string) error { return replyID(w, 1, stdout, stderr) }
+
+// replyID writes a complete response to request id.
+func replyID(w *record.Writer, id uint16, stdout, stderr string) error {
 	if stderr != "" {
-		w.WriteStream(record.TypeStderr, 1, []byte(stderr))
+		w.WriteStream(record.TypeStderr, id, []byte(stderr))
 	}
-	w.WriteStream(record.TypeStdout, 1, []byte(stdout))
-	w.CloseStream(record.TypeStdout, 1)
-	w.WriteEndRequest(1, 0, record.StatusRequestComplete)
+	w.WriteStream(record.TypeStdout, id, []byte(stdout))
+	w.CloseStream(record.TypeStdout, id)
+	w.WriteEndRequest(id, 0, record.StatusRequestComplete)
 	return w.Flush()
 }
 

@@ -62,6 +62,7 @@ func newAppRoute(a spec.App, cfg spec.Front, f *Front, opt Options) (*appRoute, 
 		DownTime:       ms(fc.DownTimeMS, time.Second),
 		KeepConn:       fc.KeepConn == "on",
 		AutoKeepConn:   fc.KeepConn == "",
+		MaxHeaderBytes: fc.MaxHeaderBytes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backends: %w", err)
@@ -86,6 +87,9 @@ func mergeFastCGI(def, app spec.FastCGI) spec.FastCGI {
 	}
 	if app.XSendfile == nil {
 		app.XSendfile = def.XSendfile
+	}
+	if app.MaxHeaderBytes == 0 {
+		app.MaxHeaderBytes = def.MaxHeaderBytes
 	}
 	return app
 }

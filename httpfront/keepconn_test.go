@@ -45,7 +45,7 @@ func fewAtATime(t *testing.T, dir, name string, workers int, values []record.Pai
 func serveSerially(c net.Conn, values []record.Pair) {
 	defer c.Close()
 	rd, w := record.NewReader(c), record.NewWriter(c)
-	keep := false
+	keep, id := false, uint16(0)
 	for {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		rec, err := rd.Next()
@@ -61,12 +61,12 @@ func serveSerially(c net.Conn, values []record.Pair) {
 			}
 		case record.TypeBeginRequest:
 			br, _ := record.ParseBeginRequest(rec.Content)
-			keep = br.KeepConn()
+			keep, id = br.KeepConn(), rec.RequestID
 		case record.TypeStdin:
 			if len(rec.Content) > 0 {
 				continue
 			}
-			if reply(w, "Content-Type: text/plain\r\n\r\nok", "") != nil || !keep {
+			if replyID(w, id, "Content-Type: text/plain\r\n\r\nok", "") != nil || !keep {
 				return
 			}
 		}

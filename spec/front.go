@@ -98,6 +98,10 @@ type FastCGI struct {
 	// XSendfile lists directories the app may send files from with an
 	// X-Sendfile response header; empty disables X-Sendfile.
 	XSendfile []string `json:"x_sendfile,omitempty"`
+	// MaxHeaderBytes bounds the CGI header block of an app's response
+	// (the lines before the blank line); default 64 KiB. A backend that
+	// sends more gets its connection closed and the client a 502.
+	MaxHeaderBytes int `json:"max_header_bytes,omitempty"`
 }
 
 // StatusPage exposes init's status report (StatusSocket) on the front end

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
 )
@@ -30,7 +31,48 @@ type Conn struct {
 	w      *record.Writer
 	bufs   *connBufs
 	reused bool
-	keep   bool // sent with FCGI_KEEP_CONN
+	keep   bool   // sent with FCGI_KEEP_CONN
+	id     uint16 // the request id in flight (nextID)
+}
+
+// nextID gives the connection's next request its own id: 1, 2, ... and
+// round again, never 0 (management records). A record a backend sends
+// late for an earlier request on a kept connection so never passes for
+// the current one's.
+func (c *Conn) nextID() uint16 {
+	c.id++
+	if c.id == 0 {
+		c.id = 1
+	}
+	return c.id
+}
+
+// quiet reports whether nothing is waiting to be read on c and its peer
+// has not closed it: a connection kept between requests must be. It peeks
+// without blocking (recv with MSG_PEEK|MSG_DONTWAIT), a raw call like the
+// event loops' (h1rawsys.go).
+func (c *Conn) quiet() bool {
+	if c.r.Buffered() > 0 {
+		return false
+	}
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf [1]byte
+	var errno syscall.Errno
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, errno = syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		return true
+	})
+	// EAGAIN: nothing to read. n > 0: stray bytes; n = 0: the peer
+	// closed; any other error: a broken connection.
+	return err == nil && errno == syscall.EAGAIN
 }
 
 // connBufs are a connection's buffers, recycled through the Pool when it

@@ -31,10 +31,6 @@ var errNotSent = errors.New("request not sent")
 // the client gets 502 (a broken backend), not 503.
 var errHungUp = errors.New("backend hung up before answering")
 
-// requestID is the only request ID used: one request per connection at a
-// time, like lighttpd and nginx.
-const requestID = 1
-
 // Request is one FastCGI request.
 type Request struct {
 	Role   record.Role // 0 means responder
@@ -117,16 +113,19 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 	if c.keep {
 		flags = record.FlagKeepConn
 	}
-	_ = c.w.WriteBeginRequest(requestID, role, flags)
+	// One request per connection at a time, like lighttpd and nginx,
+	// but each with its own id (nextID).
+	id := c.nextID()
+	_ = c.w.WriteBeginRequest(id, role, flags)
 	enc := c.bufs.enc[:0]
 	for _, pr := range req.Params {
 		enc = record.AppendPair(enc, pr.Name, pr.Value)
 	}
 	c.bufs.enc = enc
-	_ = c.w.WriteStream(record.TypeParams, requestID, enc)
-	_ = c.w.CloseStream(record.TypeParams, requestID)
+	_ = c.w.WriteStream(record.TypeParams, id, enc)
+	_ = c.w.CloseStream(record.TypeParams, id)
 	if req.Body == nil {
-		_ = c.w.CloseStream(record.TypeStdin, requestID)
+		_ = c.w.CloseStream(record.TypeStdin, id)
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(req.Timeout))
 	if err := c.w.Flush(); err != nil {
@@ -142,13 +141,18 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 	resp.sr = &stdoutReader{c: c, timeout: req.Timeout, stderr: req.Stderr}
 	resp.br = c.bufs.header
 	resp.br.Reset(resp.sr)
+	resp.sr.limitHeader(p.opt.MaxHeaderBytes)
 	if err := resp.readHeader(); err != nil {
 		silent := req.Body == nil && !resp.sr.got && isStale(err)
+		// Leftovers of an earlier request on a kept connection, before
+		// anything of this one: the request may go again on another
+		// connection when it is idempotent (like a hang-up).
+		stray := req.Body == nil && c.reused && !resp.sr.own && errors.Is(err, errProtocol)
 		resp.abort()
 		switch {
 		case silent && c.reused, resp.sr.overloaded:
 			return nil, fmt.Errorf("%w: %s: %w", errNotSent, c.b.Name, err)
-		case silent && req.Idempotent:
+		case (silent || stray) && req.Idempotent:
 			return nil, fmt.Errorf("%w: %w: %s: %w", errNotSent, errHungUp, c.b.Name, err)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -171,6 +175,7 @@ func (r *Response) readHeader() error {
 	if err != nil {
 		return fmt.Errorf("parsing CGI header: %w", err)
 	}
+	r.sr.endHeader()
 	r.Header = http.Header(mh)
 	r.Status = http.StatusOK
 	if s := r.Header.Get("Status"); s != "" {
@@ -193,14 +198,14 @@ func (c *Conn) copyStdin(body io.Reader, timeout time.Duration) error {
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
-			_ = c.w.WriteStream(record.TypeStdin, requestID, buf[:n])
+			_ = c.w.WriteStream(record.TypeStdin, c.id, buf[:n])
 			_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 			if err := c.w.Flush(); err != nil {
 				return fmt.Errorf("sending request body to %s: %w", c.b.Name, err)
 			}
 		}
 		if rerr == io.EOF {
-			_ = c.w.CloseStream(record.TypeStdin, requestID)
+			_ = c.w.CloseStream(record.TypeStdin, c.id)
 			if err := c.w.Flush(); err != nil {
 				return fmt.Errorf("ending request body to %s: %w", c.b.Name, err)
 			}

@@ -22,6 +22,9 @@ type Options struct {
 	KeepConn       bool          // reuse connections (FCGI_KEEP_CONN)
 	AutoKeepConn   bool          // reuse them where the backend can take it (keep.go)
 	MaxIdle        int           // idle connections kept per backend, default 16
+	// MaxHeaderBytes bounds an app's CGI header block; default
+	// DefaultMaxHeaderBytes. More is a broken backend (502).
+	MaxHeaderBytes int
 }
 
 // ErrNoBackend means no backend of the pool accepted a connection; the
@@ -88,6 +91,9 @@ func NewPool(addrs []string, opt Options) (*Pool, error) {
 	}
 	if opt.MaxIdle <= 0 {
 		opt.MaxIdle = 16
+	}
+	if opt.MaxHeaderBytes <= 0 {
+		opt.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	p := &Pool{opt: opt}
 	for _, a := range addrs {
@@ -195,10 +201,15 @@ func (p *Pool) acquire(ctx context.Context, tried []bool, fresh bool) (*Conn, er
 // stale), else dials.
 func (p *Pool) connect(ctx context.Context, b *Backend, fresh bool) (*Conn, error) {
 	keep := p.keepFor(b)
-	if keep && !fresh {
-		if c := b.popIdle(); c != nil {
+	for keep && !fresh {
+		c := b.popIdle()
+		if c == nil {
+			break
+		}
+		if c.quiet() {
 			return c, nil
 		}
+		p.close(c) // closed by the backend, or stray bytes arrived while idle
 	}
 	nc, err := p.dial(ctx, b)
 	if err != nil {
@@ -224,7 +235,7 @@ func (b *Backend) popIdle() *Conn {
 // release gives c back: kept idle when reusable, else closed.
 func (p *Pool) release(c *Conn, reusable bool) {
 	c.b.outstanding.Add(-1)
-	if !reusable || !p.mayIdle(c) {
+	if !reusable || !p.mayIdle(c) || !c.quiet() {
 		p.close(c)
 		return
 	}
