@@ -67,7 +67,11 @@ func openTarget(p, sys string) (*held, error) {
 		return nil, fmt.Errorf("opening %s: %w", p, err)
 	}
 	h := &held{Target: Target{Path: p}, f: f}
-	if err := h.describe(sys); err != nil {
+	err = h.describe(sys)
+	if err == nil && h.Block != (flags&unix.O_EXCL != 0) {
+		err = fmt.Errorf("%s changed from a file to a device or back while being opened", p)
+	}
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
