@@ -41,6 +41,7 @@ var runners = map[string]string{
 	"nginx-proxy":     "TestReverseProxy/nginx, TestApplianceBoot",
 	"apache-proxy":    "TestReverseProxy/apache",
 	"lighttpd-proxy":  "TestReverseProxy/lighttpd",
+	"data-write":      "TestDataWrite",
 
 	"appliance-console": "TestApplianceBoot",
 	"appliance-tuning":  "TestApplianceBoot",
