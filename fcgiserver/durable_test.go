@@ -110,7 +110,7 @@ func writeString(s string) func(io.Writer) error {
 func TestWriteAtomicOrder(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "note")
-	must(t, os.WriteFile(target, []byte("old"), 0o644))
+	mustDurable(t, os.WriteFile(target, []byte("old"), 0o644))
 	r := &recFS{}
 	if err := writeAtomic(r, target, 0o640, writeString("new")); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestWriteAtomicFailures(t *testing.T) {
 		t.Run(tc.failOn, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "note")
-			must(t, os.WriteFile(target, []byte("old"), 0o600))
+			mustDurable(t, os.WriteFile(target, []byte("old"), 0o600))
 			r := &recFS{failOn: strings.Replace(tc.failOn, "DIR", filepath.Base(dir), 1), err: boom}
 			err := writeAtomic(r, target, 0o600, writeString("new"))
 			if !errors.Is(err, boom) || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), target) {
@@ -163,8 +163,8 @@ func TestWriteAtomicFailures(t *testing.T) {
 // TestWriteFileAtomicErrors runs the real file system into errors.
 func TestWriteFileAtomicErrors(t *testing.T) {
 	dir := t.TempDir()
-	must(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
-	must(t, os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644))
+	mustDurable(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	mustDurable(t, os.WriteFile(filepath.Join(dir, "file"), []byte("x"), 0o644))
 	tests := []struct {
 		name, path string
 		want       error
@@ -210,7 +210,7 @@ func TestWriteFileAtomicUnwritableDir(t *testing.T) {
 func TestWriteFileAtomicFuncAbandons(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "db.json")
-	must(t, WriteFileAtomic(target, []byte("v1"), 0o600))
+	mustDurable(t, WriteFileAtomic(target, []byte("v1"), 0o600))
 	stop := errors.New("producer failed")
 	err := WriteFileAtomicFunc(target, 0o600, func(w io.Writer) error {
 		io.WriteString(w, strings.Repeat("partial ", 10000))
@@ -240,7 +240,7 @@ func TestWriteFileAtomicStreamBounded(t *testing.T) {
 		return nil
 	})
 	runtime.ReadMemStats(&after)
-	must(t, err)
+	mustDurable(t, err)
 	if got := after.TotalAlloc - before.TotalAlloc; got > 256<<10 {
 		t.Errorf("streaming 16 MiB allocated %d bytes, want under 256 KiB", got)
 	}
@@ -253,11 +253,11 @@ func TestRemoveTemps(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "note")
 	for _, n := range []string{".note.tmp-123", ".note.tmp-9", "note", ".note.tmp-", ".note.tmp-12x", ".notes.tmp-1", ".other.tmp-1"} {
-		must(t, os.WriteFile(filepath.Join(dir, n), nil, 0o600))
+		mustDurable(t, os.WriteFile(filepath.Join(dir, n), nil, 0o600))
 	}
-	must(t, os.Mkdir(filepath.Join(dir, ".note.tmp-77"), 0o700))
+	mustDurable(t, os.Mkdir(filepath.Join(dir, ".note.tmp-77"), 0o700))
 	got, err := RemoveTemps(target)
-	must(t, err)
+	mustDurable(t, err)
 	want := []string{filepath.Join(dir, ".note.tmp-123"), filepath.Join(dir, ".note.tmp-9")}
 	if !slices.Equal(got, want) {
 		t.Errorf("removed %q, want %q", got, want)
@@ -274,7 +274,7 @@ func TestTempNamesMatch(t *testing.T) {
 	dir := t.TempDir()
 	for _, base := range []string{"note", "a.b", "x-tmp-1", ".hidden"} {
 		f, err := os.CreateTemp(dir, tempPattern(base))
-		must(t, err)
+		mustDurable(t, err)
 		f.Close()
 		if name := filepath.Base(f.Name()); !isTempOf(name, base) || isTempOf(base, base) {
 			t.Errorf("base %q: temp %q not recognised (or the target is)", base, name)
@@ -318,7 +318,7 @@ func checkNoTemps(t *testing.T, dir string) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func mustDurable(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
