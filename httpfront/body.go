@@ -17,6 +17,8 @@ type limits struct {
 	maxBody     int64
 	bodyTimeout time.Duration
 	tempDir     string
+	mem         *byteBudget // memory held by spooling (spool.go)
+	disk        *byteBudget // bytes spooled to tempDir
 }
 
 // Defaults of the server's limits.
@@ -31,6 +33,15 @@ func newLimits(cfg spec.Front) limits {
 	if l.maxBody <= 0 {
 		l.maxBody = defaultMaxBody
 	}
+	dir := l.tempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	spool := cfg.SpoolBytes
+	if spool <= 0 {
+		spool = defaultSpoolBytes(l.maxBody, spoolInRAM(dir), totalRAM())
+	}
+	l.mem, l.disk = newByteBudget(defaultMemSpoolBytes), newByteBudget(spool)
 	return l
 }
 
@@ -63,38 +74,82 @@ func (l limits) prepareBody(w http.ResponseWriter, r *http.Request) (appBody, er
 	return l.spool(io.LimitReader(body, l.maxBody+1))
 }
 
+// spool reads a body of unknown length: into memory up to memSpool, on to
+// a file beyond, both within their budgets (spool.go).
 func (l limits) spool(src io.Reader) (appBody, error) {
-	var mem bytes.Buffer
-	n, err := io.CopyN(&mem, src, memSpool+1)
-	if err != nil && err != io.EOF {
-		return appBody{}, fmt.Errorf("reading request body: %w", err)
+	const bufLen = memSpool + 1
+	if !l.mem.take(bufLen) {
+		return appBody{}, fmt.Errorf("%w: %d bytes of memory in use", errSpoolBusy, l.mem.limit)
 	}
-	if n <= memSpool {
+	buf := make([]byte, bufLen)
+	n, err := io.ReadFull(src, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF: // all of it: keep only its bytes
+		l.mem.give(int64(bufLen - n))
 		if n == 0 {
 			return appBody{cleanup: func() {}}, nil
 		}
-		return appBody{r: bytes.NewReader(mem.Bytes()), length: n, cleanup: func() {}}, nil
+		held := int64(n)
+		return appBody{r: bytes.NewReader(bytes.Clone(buf[:n])), length: held, cleanup: func() { l.mem.give(held) }}, nil
+	case err != nil:
+		l.mem.give(bufLen)
+		return appBody{}, fmt.Errorf("reading request body: %w", err)
 	}
-	f, err := os.CreateTemp(l.tempDir, "httpfront-body-*")
+	defer l.mem.give(bufLen)
+	return l.spoolFile(io.MultiReader(bytes.NewReader(buf), src), buf)
+}
+
+// spoolFile copies src to an unnamed file in the spool directory through
+// buf, taking each piece from the directory's budget before writing it.
+func (l limits) spoolFile(src io.Reader, buf []byte) (appBody, error) {
+	f, err := openSpoolFile(l.tempDir)
 	if err != nil {
-		return appBody{}, fmt.Errorf("spooling request body: %w", err)
+		return appBody{}, err
 	}
-	os.Remove(f.Name()) // gone when closed
-	cleanup := func() { f.Close() }
-	total, err := io.Copy(f, io.MultiReader(&mem, src))
-	if err != nil {
-		cleanup()
-		return appBody{}, fmt.Errorf("spooling request body: %w", err)
+	var held int64
+	cleanup := func() {
+		f.Close()
+		l.disk.give(held)
 	}
-	if total > l.maxBody {
+	fail := func(err error) (appBody, error) {
 		cleanup()
-		return appBody{}, errTooLarge
+		return appBody{}, err
+	}
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if err := l.takeSpool(held, int64(n)); err != nil {
+				return fail(err)
+			}
+			held += int64(n)
+			if _, err := f.Write(buf[:n]); err != nil {
+				return fail(fmt.Errorf("%w: %w", errSpoolStorage, err))
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fail(fmt.Errorf("reading request body: %w", rerr))
+		}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		cleanup()
-		return appBody{}, fmt.Errorf("rewinding spooled body: %w", err)
+		return fail(fmt.Errorf("%w: rewinding: %w", errSpoolStorage, err))
 	}
-	return appBody{r: f, length: total, cleanup: cleanup}, nil
+	return appBody{r: f, length: held, cleanup: cleanup}, nil
+}
+
+// takeSpool reserves n more bytes for a body that has held spooled.
+func (l limits) takeSpool(held, n int64) error {
+	switch {
+	case held+n > l.maxBody:
+		return errTooLarge
+	case held+n > l.disk.limit:
+		return fmt.Errorf("%w (%d bytes)", errSpoolTooBig, l.disk.limit)
+	case !l.disk.take(n):
+		return fmt.Errorf("%w: %d bytes spooled", errSpoolBusy, l.disk.limit)
+	}
+	return nil
 }
 
 // deadlineReader gives every read of a request body its own deadline, so a

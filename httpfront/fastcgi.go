@@ -191,6 +191,16 @@ func (a *appRoute) bodyError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errTooLarge) || errors.As(err, &mbe):
 		http.Error(w, "413 request entity too large", http.StatusRequestEntityTooLarge)
+	case errors.Is(err, errSpoolTooBig):
+		http.Error(w, "413 request entity too large: a body of unknown length this large cannot be spooled; send Content-Length",
+			http.StatusRequestEntityTooLarge)
+	case errors.Is(err, errSpoolBusy):
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "503 service unavailable: too many uploads of unknown length at once, retry later", http.StatusServiceUnavailable)
+	case errors.Is(err, errSpoolStorage):
+		a.logf("httpfront: app %s: %v", a.name, err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "503 service unavailable: the request body could not be stored", http.StatusServiceUnavailable)
 	default:
 		a.logf("httpfront: app %s: %v", a.name, err)
 		http.Error(w, "400 bad request", http.StatusBadRequest)

@@ -25,8 +25,13 @@ type Front struct {
 	MaxHeaderBytes      int   `json:"max_header_bytes,omitempty"`       // default 16 KiB (431 above)
 	MaxBodyBytes        int64 `json:"max_body_bytes,omitempty"`         // default 64 MiB (413 above)
 	// TempDir receives request bodies of unknown length (chunked) before
-	// they go to an app; default the system temp dir.
+	// they go to an app; default the system temp dir. In the image it is
+	// FrontSpoolDir, which init makes.
 	TempDir string `json:"temp_dir,omitempty"`
+	// SpoolBytes bounds the bytes of all bodies spooled in TempDir at
+	// once (503 beyond, 413 for one body over it); default four times
+	// MaxBodyBytes, and on a filesystem in RAM at most 1/8 of the RAM.
+	SpoolBytes int64 `json:"spool_bytes,omitempty"`
 
 	// TLS: when TLSCert and TLSKey are set the front end also serves
 	// HTTPS (with HTTP/2) on TLSListen (default ":443").
@@ -44,6 +49,12 @@ type Front struct {
 	// Status, when its Path is set, serves init's status page.
 	Status StatusPage `json:"status,omitzero"`
 }
+
+// FrontSpoolDir is the front end's spool directory for request bodies:
+// init makes it on the data partition (a tmpfs when the image was booted
+// without its disk), owned by FrontUID with mode 0700, so that an app
+// cannot read other clients' uploads.
+const FrontSpoolDir = DataDir + "/spool"
 
 // Alias maps a URL prefix to a directory inside the image.
 type Alias struct {
