@@ -32,6 +32,9 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		IdleTimeoutMS:       millis(w.IdleTimeout),
 		FastCGI:             fastCGISpec(w.FastCGI),
 		TrustedProxies:      w.TrustedProxies,
+		// Chunked uploads spool on the data partition (init makes the
+		// directory), not in /tmp, which is RAM.
+		TempDir: spec.FrontSpoolDir,
 	}
 	if w.Status.Path != "" {
 		front.Status = spec.StatusPage{Path: w.Status.Path, Socket: spec.StatusSocket, Allow: w.Status.Allow}

@@ -47,6 +47,7 @@ host = "^a$"
 		Aliases:      []spec.Alias{{Prefix: "/img", Dir: "/srv/alias/0", Host: "^a$"}},
 		TLSCert:      "/etc/mkimage/tls/cert.pem", TLSKey: "/etc/mkimage/tls/key.pem",
 		FastCGI: spec.FastCGI{ResponseTimeoutMS: 90000, KeepConn: "off"},
+		TempDir: "/data/spool",
 	}
 	if !reflect.DeepEqual(front, want) {
 		t.Errorf("front\n got %+v\nwant %+v", front, want)
