@@ -219,3 +219,47 @@ func setURL(u *url.URL, target string) (*url.URL, error) {
 	*u = url.URL{Path: p, RawQuery: q}
 	return u, nil
 }
+
+// framingFault reports whether a complete head that the fast path does
+// not take frames a body in a way that two HTTP parsers can read
+// differently: the front end then answers 400 and closes (refuse) rather
+// than hand the connection to net/http, which accepts all of these.
+//   - Content-Length with Transfer-Encoding: net/http drops the length and
+//     keeps the connection; RFC 9112 section 6.1 wants it closed and
+//     allows the rejection.
+//   - Content-Length twice: net/http takes equal values; nginx and
+//     lighttpd refuse any duplicate (RFC 9110 section 8.6 allows either).
+//   - Transfer-Encoding on GET or HEAD (a body without meaning, RFC 9110
+//     section 9.3.1 names rejecting it) or in another version than
+//     HTTP/1.1 (HTTP/1.0 has no chunked coding: net/http ignores the
+//     field and reads the body as the next request; RFC 9112 section 6.1
+//     says the framing is faulty).
+//   - Obsolete line folding: net/http joins the lines; RFC 9112 section
+//     5.2 allows 400 and a proxy in front may not join them the same way.
+//
+// Lines end at LF with an optional CR before it, as net/http reads them.
+func framingFault(head []byte) bool {
+	line, rest, _ := bytes.Cut(head, []byte("\n"))
+	method, target, _ := bytes.Cut(bytes.TrimSuffix(line, []byte("\r")), []byte(" "))
+	_, proto, _ := bytes.Cut(target, []byte(" "))
+	var lengths, codings int
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return true
+		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			lengths++
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			codings++
+		}
+	}
+	bodiless := string(method) == http.MethodGet || string(method) == http.MethodHead
+	return lengths > 1 || codings > 0 && (lengths > 0 || bodiless || string(proto) != "HTTP/1.1")
+}
