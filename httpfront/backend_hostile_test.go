@@ -179,8 +179,11 @@ func TestHostileHeaderBound(t *testing.T) {
 	if w := do(t, f, "GET", "/a/over", nil); w.Code != 502 {
 		t.Errorf("header of %d bytes: %d, want 502", bound+1, w.Code)
 	}
-	if n := mergeFastCGI(spec.FastCGI{}, spec.FastCGI{}).MaxHeaderBytes; n != 0 {
-		t.Errorf("merge of zero settings gave %d", n)
+	if n := mergeFastCGI(spec.FastCGI{MaxHeaderBytes: 5}, spec.FastCGI{}).MaxHeaderBytes; n != 5 {
+		t.Errorf("an app without max_header_bytes got %d, want the front end's 5", n)
+	}
+	if n := mergeFastCGI(spec.FastCGI{MaxHeaderBytes: 5}, spec.FastCGI{MaxHeaderBytes: 7}).MaxHeaderBytes; n != 7 {
+		t.Errorf("an app's own max_header_bytes gave %d, want 7", n)
 	}
 }
 
