@@ -89,7 +89,7 @@ func mountTmpfsData() error {
 	if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
 		return err
 	}
-	err := unix.Mount("tmpfs", spec.DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	err := unix.Mount("tmpfs", spec.DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=25%,nr_inodes=16384")
 	if err == nil {
 		mounts = append(mounts, mount{"tmpfs", spec.DataDir, "tmpfs", 0, ""})
 	}
