@@ -33,18 +33,21 @@ type fastConn struct {
 	buf    []byte // request bytes; [r0:r1] are not consumed yet
 	r0, r1 int
 	scan   int // buf[r0:r0+scan] holds no head's end (an event loop's scan so far)
-	out    outBuf
-	w      fastWriter
-	head   fastHead
-	hdr    http.Header
-	vals   []string
-	url    url.URL
-	req    http.Request
-	tmpl   *http.Request // carries the connection's context
-	remote string
-	rdl    coarseDeadline
-	wdl    coarseDeadline
-	lc     *loopConn // while an event loop serves the connection
+	// headLen is the length of the head parsed last: the request's
+	// strings share one copy of it (dropHead).
+	headLen int
+	out     outBuf
+	w       fastWriter
+	head    fastHead
+	hdr     http.Header
+	vals    []string
+	url     url.URL
+	req     http.Request
+	tmpl    *http.Request // carries the connection's context
+	remote  string
+	rdl     coarseDeadline
+	wdl     coarseDeadline
+	lc      *loopConn // while an event loop serves the connection
 
 	ncMu sync.Mutex // guards nc against Shutdown while a loop hands it off
 }
@@ -145,7 +148,7 @@ var errHandOff = errors.New("hand off to net/http")
 // error when the connection is done.
 func (c *fastConn) readHead(first bool) (int, error) {
 	if c.r0 == c.r1 {
-		c.r0, c.r1 = 0, 0
+		c.drained()
 	} else if c.r0 > 0 && c.r0+c.srv.maxHead > len(c.buf) {
 		c.r1 = copy(c.buf, c.buf[c.r0:c.r1])
 		c.r0 = 0
@@ -203,6 +206,24 @@ func (c *fastConn) readHead(first bool) (int, error) {
 	}
 }
 
+// dropHead lets go of the last request's strings once it is answered:
+// they share the copy of its head, which an idle connection should not
+// keep when the head was long.
+func (c *fastConn) dropHead() {
+	clear(c.hdr)
+	clear(c.vals[:cap(c.vals)])
+	c.head, c.url, c.req = fastHead{}, url.URL{}, http.Request{}
+}
+
+// drained readies the empty buffer for the next head, giving back one
+// that a long head grew: an idle connection keeps initialReadBuf bytes.
+func (c *fastConn) drained() {
+	c.r0, c.r1, c.scan = 0, 0, 0
+	if len(c.buf) > initialReadBuf {
+		c.buf = make([]byte, initialReadBuf)
+	}
+}
+
 // grow makes room for more of a head, up to the header limit.
 func (c *fastConn) grow() {
 	if c.r0 > 0 {
@@ -230,6 +251,7 @@ func (c *fastConn) serveOne(b []byte) bool {
 // request is not one for the fast path.
 func (c *fastConn) parse(b []byte) (*http.Request, bool) {
 	headStr := string(b)
+	c.headLen = len(b)
 	var ok bool
 	if c.vals, ok = parseHead(headStr, &c.head, c.hdr, c.vals); !ok {
 		return nil, false
@@ -252,6 +274,9 @@ func (c *fastConn) parse(b []byte) (*http.Request, bool) {
 func (c *fastConn) respond(r *http.Request, memoryOnly bool) bool {
 	c.w.reset(c.head.method == http.MethodHead, c.head.close)
 	served, ok := c.run(r, memoryOnly)
+	if c.headLen > initialReadBuf {
+		c.dropHead()
+	}
 	switch {
 	case !served:
 		return false

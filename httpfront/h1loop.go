@@ -274,7 +274,7 @@ func (l *evLoop) sweep(now time.Time) {
 // readable reads once and answers what is complete.
 func (l *evLoop) readable(c *fastConn) {
 	if c.r0 == c.r1 {
-		c.r0, c.r1, c.scan = 0, 0, 0
+		c.drained()
 	} else if c.r1 == len(c.buf) {
 		c.grow()
 	}
@@ -305,6 +305,7 @@ func (l *evLoop) process(c *fastConn) {
 	lc := c.lc
 	for len(lc.pending) == 0 {
 		if c.r0 == c.r1 {
+			c.drained()
 			if !c.state.CompareAndSwap(stateActive, stateIdle) && c.state.Load() == stateClosed {
 				l.closeConn(c)
 				return
