@@ -61,7 +61,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 				return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
 			}
 			p.programs = append(p.programs, prog)
-			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target))
+			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target, spec.FirstAppUID+len(p.init.Pools)))
 			app.Pool = a.Name
 		}
 		p.hostFiles = append(p.hostFiles, a.Files...)
@@ -76,7 +76,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	if len(p.init.Pools) > 0 {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
 	}
-	p.perms = derivePerms(cfg)
+	p.perms = derivePerms(cfg, p.init.Pools)
 	return p, nil
 }
 
@@ -84,7 +84,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 // applies the user's [[permissions]]. Only init reads init.json (an app's
 // environment may hold secrets); the front end's user reads its spec and
 // the TLS key, which the apps' user cannot.
-func derivePerms(cfg *config.Config) []rootfs.Perm {
+func derivePerms(cfg *config.Config, pools []spec.Pool) []rootfs.Perm {
 	perms := []rootfs.Perm{
 		{Path: spec.InitPath, Mode: 0o600},
 		{Path: spec.FrontPath, GID: spec.FrontUID, Mode: 0o640},
@@ -92,22 +92,19 @@ func derivePerms(cfg *config.Config) []rootfs.Perm {
 	if cfg.Web.TLSDir != "" {
 		perms = append(perms, rootfs.Perm{Path: tlsDir, UID: spec.FrontUID, GID: spec.FrontUID, Mode: 0o600})
 	}
+	uids := map[string]uint64{"": 0, "root": 0, "httpfront": spec.FrontUID}
+	for _, pl := range pools {
+		uids[pl.Name] = uint64(pl.UID)
+	}
 	for _, u := range cfg.Permissions {
-		id := uint64(0)
-		switch u.Owner {
-		case "", "root":
-		case "httpfront":
-			id = spec.FrontUID
-		default: // an app's name (validated)
-			id = spec.AppUID
-		}
+		id := uids[u.Owner] // validated: root, httpfront or an app with a program
 		mode, _ := config.ParseMode(u.Mode) // validated; "" is 0: keep
 		perms = append(perms, rootfs.Perm{Path: u.Path, UID: id, GID: id, Mode: uint64(mode)})
 	}
 	return perms
 }
 
-func poolSpec(a config.App, path string) spec.Pool {
+func poolSpec(a config.App, path string, uid int) spec.Pool {
 	procs, _ := a.ProcCount()
 	stack, _ := a.StackBytes()
 	return spec.Pool{
@@ -115,6 +112,7 @@ func poolSpec(a config.App, path string) spec.Pool {
 		CopyEnv: a.CopyEnv, Procs: procs, StackSize: stack,
 		MaxThreads: a.MaxThreads, MinSpare: a.MinSpare, MaxSpare: a.MaxSpare,
 		MaxRequests: a.MaxRequests, RequestTimeout: a.RequestTimeout, BaseMiB: a.BaseMiB(),
+		UID: uid, DataDir: spec.AppDataDir(a.Name),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/config"
 	"github.com/mkimage/mkimage/rootfs"
 )
@@ -28,6 +29,13 @@ tls_dir = "tls"
 name = "shop"
 prefix = "/"
 program = "./www"
+[[app]]
+name = "blog"
+prefix = "/blog"
+program = "./www"
+[[permissions]]
+path = "/etc/blog"
+owner = "blog"
 [[permissions]]
 path = "/etc/shop"
 owner = "shop"
@@ -44,10 +52,22 @@ owner = "httpfront"
 		{Path: "/etc/mkimage/init.json", Mode: 0o600},
 		{Path: "/etc/mkimage/front.json", GID: 33, Mode: 0o640},
 		{Path: "/etc/mkimage/tls", UID: 33, GID: 33, Mode: 0o600},
+		{Path: "/etc/blog", UID: 1001, GID: 1001},
 		{Path: "/etc/shop", UID: 1000, GID: 1000, Mode: 0o640},
 		{Path: "/srv/www/drafts", UID: 33, GID: 33},
 	}
-	if got := derivePerms(cfg); !reflect.DeepEqual(got, want) {
-		t.Errorf("perms\n got %+v\nwant %+v", got, want)
+	pl, err := derive(cfg, board.Board{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pl.perms, want) {
+		t.Errorf("perms\n got %+v\nwant %+v", pl.perms, want)
+	}
+	// Each app has its own user and its own directory on /data.
+	for i, name := range []string{"shop", "blog"} {
+		pool := pl.init.Pools[i]
+		if pool.Name != name || pool.UID != 1000+i || pool.DataDir != "/data/apps/"+name {
+			t.Errorf("pool %d: %s uid %d data %s", i, pool.Name, pool.UID, pool.DataDir)
+		}
 	}
 }

@@ -41,7 +41,7 @@ import (
 //
 // Concurrent writers to the same path each write their own temporary file;
 // the last rename wins and readers always see one whole version. The
-// directory must exist and itself be durable: /data/app ($DATA_DIR) is; a
+// directory must exist and itself be durable: /data/apps/NAME ($DATA_DIR) is; a
 // directory the app creates needs SyncDir on its parent once.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return writeAtomic(osFS{}, path, perm, func(w io.Writer) error {

@@ -30,8 +30,8 @@ const dataParam = "mkimage.data="
 // mounted ext4 filesystem, online) to fill the disk, and makes the app's
 // directory. It never formats anything: a partition that does not mount
 // leaves /data on a tmpfs and says so. Without the parameter (a direct
-// kernel boot) /data is a tmpfs.
-func setupData(con console) {
+// kernel boot) /data is a tmpfs. Each app gets its own directory there.
+func setupData(con console, pools []spec.Pool) {
 	label := cmdlineValue(dataParam)
 	err := mountData(con, label)
 	if err != nil {
@@ -39,7 +39,9 @@ func setupData(con console) {
 		err = mountTmpfsData()
 		con.step("data", err, "tmpfs at "+spec.DataDir+" (nothing written there survives a reboot)")
 	}
-	con.step("data dir", appDataDir(), spec.AppDataDir)
+	if len(pools) > 0 {
+		con.step("data dirs", appDataDirs(pools, spec.LegacyAppDataDir), spec.AppDataRoot)
+	}
 	con.step("spool dir", makeSpoolDir(spec.FrontSpoolDir, spec.FrontUID), spec.FrontSpoolDir)
 }
 
@@ -94,17 +96,6 @@ func mountTmpfsData() error {
 		mounts = append(mounts, mount{"tmpfs", spec.DataDir, "tmpfs", 0, ""})
 	}
 	return err
-}
-
-// appDataDir makes the app's writable directory, owned by the pool's user.
-func appDataDir() error {
-	if err := os.MkdirAll(spec.AppDataDir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chown(spec.AppDataDir, spec.AppUID, spec.AppUID); err != nil {
-		return err
-	}
-	return os.Chmod(spec.AppDataDir, 0o700)
 }
 
 // makeSpoolDir makes the front end's directory for spooled request

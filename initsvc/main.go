@@ -69,7 +69,7 @@ func run(con console) {
 		con.step("modules", loadModules(cfg.Modules), fmt.Sprint(len(cfg.Modules), " loaded"))
 	}
 	con.step("hostname", unix.Sethostname([]byte(cfg.Hostname)), cfg.Hostname)
-	setupData(con)
+	setupData(con, cfg.Pools)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

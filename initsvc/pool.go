@@ -41,6 +41,10 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 	}
 	s.con.step("tuning "+p.Name, nil, set.String())
 	pl := &pool{spec: p, settings: set}
+	if p.UID < spec.FirstAppUID {
+		s.con.step("pool "+p.Name, fmt.Errorf("uid %d is not an app's user: not starting it", p.UID), "")
+		return pl
+	}
 	if err := os.MkdirAll(spec.RunDir, 0o755); err != nil {
 		s.con.step("pool "+p.Name, err, "")
 		return pl
@@ -68,7 +72,7 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 // launcher, which, still root, sets the stack limit and becomes the app's
 // user with no capability at all.
 func memberCmd(p spec.Pool, stack uint64, env []string, ln *os.File) *exec.Cmd {
-	ls := launchSpec{stack: stack, uid: spec.AppUID}
+	ls := launchSpec{stack: stack, uid: p.UID}
 	c := exec.Command("/init", launchArgs(ls, p.Path, p.Args)[1:]...)
 	c.Env = env
 	if ln != nil {
@@ -90,7 +94,7 @@ func poolEnv(p spec.Pool, set tuning.Settings, member int) []string {
 		fmt.Sprintf("FCGI_STACK_SIZE=%d", set.StackSize),
 		fmt.Sprintf("GOMAXPROCS=%d", set.GOMAXPROCS),
 		fmt.Sprintf("GOMEMLIMIT=%d", set.GOMEMLIMIT),
-		"DATA_DIR=" + spec.AppDataDir,
+		"DATA_DIR=" + p.DataDir,
 	}
 	if p.MaxRequests > 0 {
 		env = append(env, fmt.Sprintf("FCGI_MAX_REQUESTS=%d", p.MaxRequests))

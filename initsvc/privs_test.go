@@ -133,14 +133,14 @@ func TestLaunchDropsPrivileges(t *testing.T) {
 // never as root directly or with os/exec's credentials alone.
 func TestServicesStartThroughTheLauncher(t *testing.T) {
 	front := serviceCmd(spec.Service{Name: "httpfront", Path: "/bin/httpfront", Args: []string{"-config", "x"}, UID: spec.FrontUID, BindLowPorts: true})
-	member := memberCmd(spec.Pool{Path: "/bin/app", Args: []string{"-v"}}, 1<<20, nil, nil)
+	member := memberCmd(spec.Pool{Path: "/bin/app", Args: []string{"-v"}, UID: 1001}, 1<<20, nil, nil)
 	root := serviceCmd(spec.Service{Name: "rootsvc", Path: "/bin/x"})
 	for _, c := range []struct {
 		cmd  *exec.Cmd
 		want []string
 	}{
 		{front, []string{"/init", launchFlag, fmt.Sprintf("uid=%d", spec.FrontUID), "caps=10", "--", "/bin/httpfront", "-config", "x"}},
-		{member, []string{"/init", launchFlag, "stack=1048576", fmt.Sprintf("uid=%d", spec.AppUID), "--", "/bin/app", "-v"}},
+		{member, []string{"/init", launchFlag, "stack=1048576", "uid=1001", "--", "/bin/app", "-v"}},
 		{root, []string{"/bin/x"}},
 	} {
 		if !reflect.DeepEqual(c.cmd.Args, c.want) || c.cmd.Path != c.want[0] {

@@ -128,7 +128,7 @@ func TestDiskPC(t *testing.T) {
 	const msg = "written under SeaBIOS"
 	n := notes(t, g, msg)
 	t.Logf("BIOS disk boot to the app's answer: %.1f s", time.Since(start).Seconds())
-	if n.Dir != "/data/app" || n.UID != 1000 || n.Note != msg || n.FSBytes < 850<<20 {
+	if n.Dir != "/data/apps/notes" || n.UID != 1000 || n.Note != msg || n.FSBytes < 850<<20 {
 		t.Errorf("note after PUT: %+v", n)
 	}
 	powerOff(t, g)
@@ -174,7 +174,7 @@ func TestDiskAarch64(t *testing.T) {
 	g.Console.Expect(t, dataLine, qemu.Scaled(120*time.Second))
 	n := notes(t, g, "written on arm64")
 	t.Logf("aarch64 UEFI disk boot to the app's answer: %.1f s", time.Since(start).Seconds())
-	if n.Dir != "/data/app" || n.Note != "written on arm64" {
+	if n.Dir != "/data/apps/notes" || n.Note != "written on arm64" {
 		t.Errorf("note: %+v", n)
 	}
 	powerOff(t, g)

@@ -27,7 +27,8 @@ import (
 
 // hostileConfig is the example appliance's web root with a TLS key (so
 // the image holds one), heads of up to 64 KiB (the long tab header is
-// then answered and logged, not refused) and the hostile test app.
+// then answered and logged, not refused), the notes app (a peer whose data
+// the hostile app must not read) and the hostile test app.
 func hostileConfig(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -45,12 +46,13 @@ max_header_bytes = 65536
 [web.status]
 path = "/.status"
 allow = ["10.0.2.2/32"]
+%s
 [[app]]
 name = "hostile"
 prefix = "/hostile"
 program = %q
 procs = 1
-`, www, tlsDir, app)
+`, www, tlsDir, notesApp(), app)
 	must(t, os.WriteFile(filepath.Join(dir, "appliance.toml"), []byte(cfg), 0o644))
 	out := filepath.Join(dir, "out")
 	if msg, code := run(t, nil, "build", "-c", filepath.Join(dir, "appliance.toml"), "-o", out); code != 0 {
@@ -125,6 +127,10 @@ type seen struct {
 	KeyError     string            `json:"key_error"`
 	FrontEnviron string            `json:"front_environ_error"`
 	InitEnviron  string            `json:"init_environ_error"`
+	PeerEnviron  string            `json:"peer_environ_error"`
+	PeerDir      string            `json:"peer_dir_error"`
+	PeerFile     string            `json:"peer_file_error"`
+	MemTotal     int64             `json:"mem_total"`
 }
 
 // TestHostile boots one appliance and attacks it from both sides: a client
@@ -139,8 +145,8 @@ func TestHostile(t *testing.T) {
 	g := tool.Boot(t, img)
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(120*time.Second))
 	before, _ := services(t, g)
-	front, app := before["httpfront"], before["hostile.0"]
-	if front.PID == 0 || app.PID == 0 {
+	front, app, peer := before["httpfront"], before["hostile.0"], before["notes.0"]
+	if front.PID == 0 || app.PID == 0 || peer.PID == 0 {
 		t.Fatalf("services %+v", before)
 	}
 
@@ -170,12 +176,15 @@ func TestHostile(t *testing.T) {
 	// log a flush and the app a request after the long lines.
 	time.Sleep(time.Second)
 	get(t, g.URL, qemu.Scaled(30*time.Second))
+	notes(t, g, "the peer's secret note")
 	var s seen
-	if err := json.Unmarshal(get(t, g.URL+"hostile/see?front="+strconv.Itoa(front.PID), qemu.Scaled(30*time.Second)), &s); err != nil {
+	see := fmt.Sprintf("hostile/see?front=%d&peer=%d&peer_dir=%s", front.PID, peer.PID, spec.AppDataDir("notes"))
+	if err := json.Unmarshal(get(t, g.URL+see, qemu.Scaled(30*time.Second)), &s); err != nil {
 		t.Fatalf("decoding /hostile/see: %v", err)
 	}
+	fillAll(t, g, s.MemTotal)
 	after, body := services(t, g)
-	for _, name := range []string{"httpfront", "hostile.0"} {
+	for _, name := range []string{"httpfront", "hostile.0", "notes.0"} {
 		a, b := after[name], before[name]
 		if a.PID != b.PID || a.Restarts != 0 || a.State != "ready" {
 			t.Errorf("%s: pid %d → %d, %d restarts, %s (last exit %q)", name, b.PID, a.PID, a.Restarts, a.State, a.LastExit)
@@ -187,7 +196,10 @@ func TestHostile(t *testing.T) {
 
 	// What the app can see.
 	t.Logf("the app sees: %+v", s)
-	if s.UID != spec.AppUID || s.KeyError == "" {
+	if s.PeerEnviron == "" || s.PeerDir == "" || s.PeerFile == "" {
+		t.Errorf("the app can read another app's environment (%q), data directory (%q) or note (%q)", s.PeerEnviron, s.PeerDir, s.PeerFile)
+	}
+	if s.UID != spec.FirstAppUID+1 || s.KeyError == "" {
 		t.Errorf("the app (uid %d) can read %s (error %q)", s.UID, "/etc/mkimage/tls/key.pem", s.KeyError)
 	}
 	if s.FrontEnviron == "" || s.InitEnviron == "" {
@@ -218,5 +230,42 @@ func TestHostile(t *testing.T) {
 		if g.Console.Contains(bad) {
 			t.Errorf("console contains %q", bad)
 		}
+	}
+}
+
+// fillAll has the hostile app fill every filesystem it may write in RAM
+// (/tmp, /dev/shm and, on a boot without the disk, its $DATA_DIR on the
+// /data tmpfs) at once: each stops at its bound, a share of RAM, and while
+// all are full the front end still serves and the notes app still answers.
+// Then the app frees them.
+func fillAll(t *testing.T, g *Guest, memTotal int64) {
+	t.Helper()
+	if memTotal <= 0 {
+		t.Fatalf("the app saw no MemTotal")
+	}
+	dirs := []struct {
+		dir     string
+		percent int64
+	}{{"/tmp", 10}, {"/dev/shm", 5}, {spec.AppDataDir("hostile"), 25}}
+	for _, d := range dirs {
+		var r struct {
+			Bytes int64  `json:"bytes"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(get(t, g.URL+"hostile/fill?dir="+d.dir, qemu.Scaled(60*time.Second)), &r); err != nil {
+			t.Fatalf("decoding /hostile/fill: %v", err)
+		}
+		bound := memTotal*d.percent/100 + 1<<20
+		t.Logf("the app filled %s with %d MiB (bound %d MiB of %d MiB RAM): %s", d.dir, r.Bytes>>20, bound>>20, memTotal>>20, r.Error)
+		if r.Bytes > bound || !strings.Contains(r.Error, "no space left") {
+			t.Errorf("%s took %d bytes (bound %d), stopped by %q", d.dir, r.Bytes, bound, r.Error)
+		}
+	}
+	get(t, g.URL, qemu.Scaled(30*time.Second))
+	if n := notes(t, g, ""); n.Note != "the peer's secret note" {
+		t.Errorf("with the app's filesystems full the notes app answers %+v", n)
+	}
+	for _, d := range dirs {
+		get(t, g.URL+"hostile/fill?clean=1&dir="+d.dir, qemu.Scaled(30*time.Second))
 	}
 }

@@ -182,8 +182,8 @@ func putNote(url string, n int) error {
 func readNote(t *testing.T, g *Guest) int {
 	t.Helper()
 	got := notes(t, g, "")
-	if got.Dir != "/data/app" {
-		t.Errorf("the note lives in %q, want /data/app", got.Dir)
+	if got.Dir != "/data/apps/notes" {
+		t.Errorf("the note lives in %q, want /data/apps/notes", got.Dir)
 	}
 	n, err := parseNote(got.Note)
 	if err != nil {

@@ -1,9 +1,16 @@
 package spec
 
 // The data partition: init mounts it at DataDir (a tmpfs when the image
-// was booted without its disk) and gives the app pool AppDataDir, owned by
-// AppUID, in the environment variable DATA_DIR.
+// was booted without its disk) and gives each app's pool its own directory
+// (Pool.DataDir, AppDataDir(name)), owned by the app's user and readable by
+// no other, in the environment variable DATA_DIR.
 const (
-	DataDir    = "/data"
-	AppDataDir = DataDir + "/app"
+	DataDir     = "/data"
+	AppDataRoot = DataDir + "/apps"
+	// LegacyAppDataDir is where images before per-app users kept the one
+	// app's data; init moves it to the first app's directory.
+	LegacyAppDataDir = DataDir + "/app"
 )
+
+// AppDataDir is the data directory of the app called name.
+func AppDataDir(name string) string { return AppDataRoot + "/" + name }

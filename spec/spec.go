@@ -86,13 +86,19 @@ type Pool struct {
 	MaxRequests    int    `json:"max_requests,omitempty"`
 	RequestTimeout string `json:"request_timeout,omitempty"`
 	BaseMiB        int    `json:"base_mib,omitempty"`
+	// UID (and GID) the pool runs as: each app has its own user, so one
+	// app cannot read another's files, environment or memory.
+	UID int `json:"uid"`
+	// DataDir is the app's directory on /data (DATA_DIR), owned by UID.
+	DataDir string `json:"data_dir"`
 }
 
 // Users the guest's services run as. Init starts the front end and the
-// pool unprivileged; the front end keeps only CAP_NET_BIND_SERVICE.
+// pool unprivileged; the front end keeps only CAP_NET_BIND_SERVICE. The
+// apps' pools run as FirstAppUID, FirstAppUID+1... in the config's order.
 const (
 	FrontUID     = 33
-	AppUID       = 1000
+	FirstAppUID  = 1000
 	StatusSocket = RunDir + "/status.sock"
 )
 

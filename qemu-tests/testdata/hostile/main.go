@@ -14,6 +14,8 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mkimage/mkimage/fcgiserver"
@@ -26,6 +28,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/hostile/spew", spew)
 	mux.HandleFunc("/hostile/see", see)
+	mux.HandleFunc("/hostile/fill", fill)
 	log.Fatal(fcgiserver.Run(mux))
 }
 
@@ -63,9 +66,60 @@ func see(w http.ResponseWriter, r *http.Request) {
 		"key_error":           readError(tlsKey),
 		"front_environ_error": readError("/proc/" + front + "/environ"),
 		"init_environ_error":  readError("/proc/1/environ"),
+		// Another app's: its environment, its data directory and a file in it.
+		"peer_environ_error": readError("/proc/" + r.URL.Query().Get("peer") + "/environ"),
+		"peer_dir_error":     listError(r.URL.Query().Get("peer_dir")),
+		"peer_file_error":    readError(r.URL.Query().Get("peer_dir") + "/note"),
+		"mem_total":          memTotal(),
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)
+}
+
+// fill writes 1 MiB blocks to a file in ?dir= until the filesystem is
+// full (or 1 GiB), and reports how much it wrote; with ?clean=1 it removes
+// the file instead. The file is kept so the test can check the appliance
+// while the space is taken.
+func fill(w http.ResponseWriter, r *http.Request) {
+	name := filepath.Join(r.URL.Query().Get("dir"), "hostile-fill")
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Query().Get("clean") == "1" {
+		json.NewEncoder(w).Encode(map[string]any{"error": errText(os.Remove(name))})
+		return
+	}
+	f, err := os.Create(name)
+	var n int64
+	if err == nil {
+		block := make([]byte, 1<<20)
+		for n < 1<<30 {
+			m, werr := f.Write(block)
+			n += int64(m)
+			if werr != nil {
+				err = werr
+				break
+			}
+		}
+		f.Close()
+	}
+	json.NewEncoder(w).Encode(map[string]any{"bytes": n, "error": errText(err)})
+}
+
+// memTotal is the machine's RAM in bytes, from /proc/meminfo.
+func memTotal() int64 {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// listError returns why the directory dir could not be listed, or "".
+func listError(dir string) string {
+	_, err := os.ReadDir(dir)
+	return errText(err)
 }
 
 // statusFields returns the privilege lines of a /proc/PID/status file.
