@@ -97,7 +97,7 @@ func derivePerms(cfg *config.Config, pools []spec.Pool) []rootfs.Perm {
 		uids[pl.Name] = uint64(pl.UID)
 	}
 	for _, u := range cfg.Permissions {
-		id := uids[u.Owner] // validated: root, httpfront or an app with a program
+		id := uids[u.Owner]                 // validated: root, httpfront or an app with a program
 		mode, _ := config.ParseMode(u.Mode) // validated; "" is 0: keep
 		perms = append(perms, rootfs.Perm{Path: u.Path, UID: id, GID: id, Mode: uint64(mode)})
 	}
