@@ -20,7 +20,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -34,7 +36,19 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", cfg.Workers, "attackers at once")
 	flag.IntVar(&cfg.FDLimit, "fds", cfg.FDLimit, "the front end's RLIMIT_NOFILE")
 	flag.Int64Var(&cfg.BoundMiB, "bound", cfg.BoundMiB, "the front end's VmHWM bound, MiB")
+	only := flag.String("only", "", "comma-separated kinds to run alone (slow-head, ..., flood)")
 	flag.Parse()
+	for name := range strings.SplitSeq(*only, ",") {
+		if name == "" {
+			continue
+		}
+		k := slices.Index(kindNames[:], name)
+		if k < 0 {
+			fmt.Fprintf(os.Stderr, "soak: no kind %q (%s)\n", name, strings.Join(kindNames[:], ", "))
+			os.Exit(2)
+		}
+		cfg.Only = append(cfg.Only, kind(k))
+	}
 	res, err := Run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)

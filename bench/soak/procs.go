@@ -183,7 +183,7 @@ func freeAddr() (string, error) {
 
 // waitServing waits until url answers 200, for at most d.
 func waitServing(url string, d time.Duration, p *proc) error {
-	cl := &http.Client{Timeout: time.Second}
+	cl := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if !p.alive() {
 			return fmt.Errorf("%s exited while starting: %s", p.cmd.Path, p.lastErr())

@@ -30,6 +30,7 @@ type Result struct {
 	PeakRSS             int64 // KiB, sampled
 	FDsBefore, FDsAfter fds
 	PeakFDs             int
+	Settle              time.Duration // until the descriptors were back
 	SpoolLeft           int
 	WarmErrs, FinalErrs []string
 	LogLines, LogBytes  int64
@@ -89,8 +90,11 @@ func (res *Result) Problems() []string {
 	if hwm := res.MemAfter.hwm; hwm > res.BoundMiB<<10 {
 		add("VmHWM %d KiB, over the bound of %d MiB", hwm, res.BoundMiB)
 	}
-	if !res.FDsAfter.leakFree(res.FDsBefore) {
-		add("descriptors left: %+v after, %+v before", res.FDsAfter, res.FDsBefore)
+	switch settle := time.Duration(float64(settleFor) * max(res.Scale, 1)); {
+	case !res.FDsAfter.leakFree(res.FDsBefore):
+		add("descriptors left %v after the load: %+v, before it %+v", res.Settle.Round(time.Second), res.FDsAfter, res.FDsBefore)
+	case res.Settle > settle:
+		add("descriptors held %v after the clients left (bound %v): before it %+v", res.Settle.Round(time.Second), settle, res.FDsBefore)
 	}
 	if res.SpoolLeft > 0 {
 		add("%d spooled bodies left in temp_dir", res.SpoolLeft)
@@ -120,8 +124,8 @@ func (res *Result) WriteTable(w io.Writer) {
 		v.ok, v.excused, v.failed, v.wrong, v.quietGaps, v.gaps)
 	fmt.Fprintf(w, "front end: alive %v (same pid %d), app alive %v; VmRSS %d KiB before, %d after, sampled peak %d; VmHWM %d KiB (bound %d MiB)\n",
 		res.Alive, res.PID, res.AppAlive, res.MemBefore.rss, res.MemAfter.rss, res.PeakRSS, res.MemAfter.hwm, res.BoundMiB)
-	fmt.Fprintf(w, "descriptors: before %+v, peak %d, after %+v; spool files left %d\n",
-		res.FDsBefore, res.PeakFDs, res.FDsAfter, res.SpoolLeft)
+	fmt.Fprintf(w, "descriptors: before %+v, peak %d, after %+v (%v after the load); spool files left %d\n",
+		res.FDsBefore, res.PeakFDs, res.FDsAfter, res.Settle.Round(100*time.Millisecond), res.SpoolLeft)
 	fmt.Fprintf(w, "logs: access log %d lines, %d bytes, longest line %d bytes; %d lines on stderr\n",
 		res.LogLines, res.LogBytes, res.LogLongest, res.ErrLines)
 }

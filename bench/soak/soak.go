@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,14 @@ type Config struct {
 	FloodEvery time.Duration // a flood burst starts this often
 	FloodHold  time.Duration // and holds this long
 	Scale      float64       // MKIMAGE_TIMEOUT_SCALE: waits only, not load
+	// Only, when not empty, restricts the mix to these kinds (a flood
+	// runs only when named): to reproduce what one kind finds.
+	Only []kind
+}
+
+// runs reports whether kind k is in the mix.
+func (c Config) runs(k kind) bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, k)
 }
 
 // run is the state of one soak.
@@ -103,7 +112,7 @@ func (r *run) soak(front, app *proc, spool string) (*Result, error) {
 		return nil, err
 	}
 	res.WarmErrs = r.fetchAll(rand.New(rand.NewPCG(r.cfg.Seed, 1))) // warms the caches
-	if res.FDsBefore, err = r.settledFDs(pid, fds{other: 1 << 30}); err != nil {
+	if res.FDsBefore, _, err = r.settledFDs(pid, fds{other: 1 << 30}); err != nil {
 		return nil, err
 	}
 	if res.MemBefore, err = readMemory(pid); err != nil {
@@ -129,7 +138,7 @@ func (r *run) soak(front, app *proc, spool string) (*Result, error) {
 	if res.MemAfter, err = readMemory(pid); err != nil {
 		return nil, err
 	}
-	res.FDsAfter, _ = r.settledFDs(pid, res.FDsBefore)
+	res.FDsAfter, res.Settle, _ = r.settledFDs(pid, res.FDsBefore)
 	if ents, err := os.ReadDir(spool); err == nil {
 		res.SpoolLeft = len(ents)
 	}
@@ -150,10 +159,16 @@ func (r *run) soak(front, app *proc, spool string) (*Result, error) {
 // returns the checkers' results (keep-alive, fresh connections).
 func (r *run) load() (keep, fresh []check) {
 	var wg sync.WaitGroup
-	wg.Go(r.flood)
+	if r.cfg.runs(kFlood) {
+		wg.Go(r.flood)
+	}
 	wg.Go(func() { keep = r.checker(true, rand.New(rand.NewPCG(r.cfg.Seed, 3)), 10*time.Millisecond) })
 	wg.Go(func() { fresh = r.checker(false, rand.New(rand.NewPCG(r.cfg.Seed, 4)), 10*time.Millisecond) })
-	for i := range r.cfg.Workers {
+	workers := 0
+	if slices.ContainsFunc(mix, func(m weighted) bool { return r.cfg.runs(m.k) }) {
+		workers = r.cfg.Workers
+	}
+	for i := range workers {
 		rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(100+i)))
 		wg.Go(func() { r.attacker(rng) })
 	}
@@ -161,11 +176,13 @@ func (r *run) load() (keep, fresh []check) {
 	return keep, fresh
 }
 
-// mix is the attackers' menu, with weights.
-var mix = []struct {
+type weighted struct {
 	k      kind
 	weight int
-}{
+}
+
+// mix is the attackers' menu, with weights.
+var mix = []weighted{
 	{kSlowHead, 1}, {kLongHead, 3}, {kPipeline, 3}, {kAborted, 2},
 	{kBadChunk, 3}, {kRange, 3}, {kSmuggle, 3}, {kUpload, 1},
 }
@@ -174,12 +191,17 @@ var mix = []struct {
 func (r *run) attacker(rng *rand.Rand) {
 	total := 0
 	for _, m := range mix {
-		total += m.weight
+		if r.cfg.runs(m.k) {
+			total += m.weight
+		}
 	}
 	for time.Now().Before(r.end) {
 		n := rng.IntN(total)
 		k := mix[0].k
 		for _, m := range mix {
+			if !r.cfg.runs(m.k) {
+				continue
+			}
 			if n -= m.weight; n < 0 {
 				k = m.k
 				break
@@ -231,16 +253,24 @@ func (r *run) fetchAll(rng *rand.Rand) []string {
 // backend (fcgiclient's default MaxIdle).
 const maxIdleBackend = 16
 
-// settledFDs waits (a scaled 15 s at most) until the front end has no
-// client connection left, at most maxIdleBackend connections to the app
-// and no more other descriptors than base (plus 1: a large file's), and
-// returns the last count.
-func (r *run) settledFDs(pid int, base fds) (fds, error) {
-	deadline := time.Now().Add(r.wait(15 * time.Second))
+// settleFor is how long after the load the front end may take to close
+// what the clients left: every client has closed by then, so it only has
+// to notice.
+const settleFor = 15 * time.Second
+
+// settledFDs waits until the front end has no client connection left, at
+// most maxIdleBackend connections to the app and no more other
+// descriptors than base (plus 1: a large file's), or until the longest
+// timeout a stuck request could be held for (the FastCGI response
+// timeout, 60 s) has passed; it returns the last count and how long it
+// took.
+func (r *run) settledFDs(pid int, base fds) (fds, time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(r.wait(settleFor + 60*time.Second))
 	for {
 		f, err := readFDs(pid, r.port)
 		if err != nil || f.leakFree(base) || time.Now().After(deadline) {
-			return f, err
+			return f, time.Since(start), err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
