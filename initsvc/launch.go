@@ -23,7 +23,17 @@ type launchSpec struct {
 	stack uint64 // RLIMIT_STACK in bytes; 0 leaves it
 	uid   int    // run as this UID and GID with dropPrivileges; 0 stays root
 	caps  []int  // capabilities an unprivileged program keeps
+	// oom is the kernel's oom_score_adj (-1000..1000; 0 leaves it): when
+	// memory runs out, the kernel kills an app before the front end.
+	oom int
 }
+
+// OOM score adjustments init gives: a pool member is killed first when
+// memory runs out (it is restarted), the front end last.
+const (
+	oomApp     = 500
+	oomService = -500
+)
 
 // launchArgs returns the argv that starts path as ls says.
 func launchArgs(ls launchSpec, path string, args []string) []string {
@@ -33,6 +43,9 @@ func launchArgs(ls launchSpec, path string, args []string) []string {
 	}
 	if ls.uid > 0 {
 		argv = append(argv, "uid="+strconv.Itoa(ls.uid))
+	}
+	if ls.oom != 0 {
+		argv = append(argv, "oom="+strconv.Itoa(ls.oom))
 	}
 	if len(ls.caps) > 0 {
 		cs := make([]string, len(ls.caps))
@@ -73,6 +86,11 @@ func parseLaunch(args []string) (launchSpec, []string, error) {
 			}
 		case "caps":
 			ls.caps, err = parseCaps(v)
+		case "oom":
+			ls.oom, err = strconv.Atoi(v)
+			if err == nil && (ls.oom == 0 || ls.oom < -1000 || ls.oom > 1000) {
+				err = fmt.Errorf("want -1000 to 1000, not 0")
+			}
 		default:
 			err = fmt.Errorf("unknown option")
 		}
@@ -80,7 +98,7 @@ func parseLaunch(args []string) (launchSpec, []string, error) {
 			return ls, nil, fmt.Errorf("launch: bad option %q: %v", a, err)
 		}
 	}
-	return ls, nil, fmt.Errorf("usage: /init %s [stack=BYTES] [uid=N] [caps=N,...] -- PROGRAM [ARGS...]", launchFlag)
+	return ls, nil, fmt.Errorf("usage: /init %s [stack=BYTES] [uid=N] [oom=N] [caps=N,...] -- PROGRAM [ARGS...]", launchFlag)
 }
 
 // launch is the launcher's main: /init -launch OPTIONS -- PATH ARGS...
@@ -98,6 +116,13 @@ func launch(args []string) {
 		lim := unix.Rlimit{Cur: ls.stack, Max: ls.stack}
 		if err := unix.Setrlimit(unix.RLIMIT_STACK, &lim); err != nil {
 			fmt.Fprintf(os.Stderr, "launch: setting RLIMIT_STACK to %d: %v\n", ls.stack, err)
+			os.Exit(1)
+		}
+	}
+	if ls.oom != 0 {
+		// Lowering it needs CAP_SYS_RESOURCE: set it while still root.
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(ls.oom)), 0); err != nil {
+			fmt.Fprintf(os.Stderr, "launch: setting oom_score_adj to %d: %v\n", ls.oom, err)
 			os.Exit(1)
 		}
 	}

@@ -12,6 +12,8 @@ func TestLaunchArgs(t *testing.T) {
 		{stack: 1 << 20, uid: 1000},
 		{uid: 33, caps: []int{10}},
 		{uid: 33, caps: []int{10, 12}},
+		{uid: 33, oom: -500, caps: []int{10}},
+		{stack: 1 << 20, uid: 1000, oom: 1000},
 		{},
 	} {
 		args := launchArgs(ls, "/bin/app", []string{"-x", "--"})
@@ -30,6 +32,7 @@ func TestLaunchArgs(t *testing.T) {
 		"", "stack=1", "stack=1 --", "stack=x -- /a", "stack=0 -- /a", "1 -- /a",
 		"uid=0 -- /a", "uid=-1 -- /a", "uid=x -- /a", "caps=10 -- /a", "uid=33 caps=64 -- /a",
 		"uid=33 caps=,10 -- /a", "uid=33 caps=-1 -- /a", "what=1 -- /a", "stack=1 -- ",
+		"oom=0 -- /a", "oom=1001 -- /a", "oom=-1001 -- /a", "oom=x -- /a",
 	} {
 		if _, _, err := parseLaunch(strings.Fields(bad)); err == nil {
 			t.Errorf("parseLaunch(%q) accepted", bad)

@@ -72,7 +72,7 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 // launcher, which, still root, sets the stack limit and becomes the app's
 // user with no capability at all.
 func memberCmd(p spec.Pool, stack uint64, env []string, ln *os.File) *exec.Cmd {
-	ls := launchSpec{stack: stack, uid: p.UID}
+	ls := launchSpec{stack: stack, uid: p.UID, oom: oomApp}
 	c := exec.Command("/init", launchArgs(ls, p.Path, p.Args)[1:]...)
 	c.Env = env
 	if ln != nil {

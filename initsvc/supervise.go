@@ -167,7 +167,7 @@ func (s *supervisor) spawn(sv *service) error {
 	if ws.Exited() {
 		return fmt.Errorf("exit status %d", ws.ExitStatus())
 	}
-	return fmt.Errorf("killed by %v", ws.Signal())
+	return fmt.Errorf("killed by %s (%v)", unix.SignalName(ws.Signal()), ws.Signal())
 }
 
 // drainTime is how long init waits after a service exited for the last
@@ -310,7 +310,7 @@ func (s *supervisor) startService(sv spec.Service) *service {
 func serviceCmd(sv spec.Service) *exec.Cmd {
 	c := exec.Command(sv.Path, sv.Args...)
 	if sv.UID != 0 {
-		ls := launchSpec{uid: sv.UID}
+		ls := launchSpec{uid: sv.UID, oom: oomService}
 		if sv.BindLowPorts {
 			ls.caps = []int{unix.CAP_NET_BIND_SERVICE}
 		}

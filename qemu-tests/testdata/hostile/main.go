@@ -29,6 +29,7 @@ func main() {
 	mux.HandleFunc("/hostile/spew", spew)
 	mux.HandleFunc("/hostile/see", see)
 	mux.HandleFunc("/hostile/fill", fill)
+	mux.HandleFunc("/hostile/eat", eat)
 	log.Fatal(fcgiserver.Run(mux))
 }
 
@@ -104,6 +105,20 @@ func fill(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"bytes": n, "error": errText(err)})
 }
 
+// eat allocates and touches memory 8 MiB at a time until the kernel kills
+// the process (it never answers when all goes as it should).
+func eat(w http.ResponseWriter, r *http.Request) {
+	var held [][]byte
+	for i := 0; i < 4096; i++ {
+		b := make([]byte, 8<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		held = append(held, b)
+	}
+	fmt.Fprintf(w, "allocated %d MiB and was not killed\n", len(held)*8)
+}
+
 // memTotal is the machine's RAM in bytes, from /proc/meminfo.
 func memTotal() int64 {
 	data, _ := os.ReadFile("/proc/meminfo")
@@ -138,6 +153,8 @@ func statusFields(path string) map[string]string {
 			}
 		}
 	}
+	oom, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "oom_score_adj"))
+	out["OOMScoreAdj"] = strings.TrimSpace(string(oom))
 	return out
 }
 
