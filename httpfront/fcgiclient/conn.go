@@ -33,6 +33,7 @@ type Conn struct {
 	reused bool
 	keep   bool   // sent with FCGI_KEEP_CONN
 	id     uint16 // the request id in flight (nextID)
+	peek   *peeker
 }
 
 // nextID gives the connection's next request its own id: 1, 2, ... and
@@ -50,29 +51,41 @@ func (c *Conn) nextID() uint16 {
 // quiet reports whether nothing is waiting to be read on c and its peer
 // has not closed it: a connection kept between requests must be. It peeks
 // without blocking (recv with MSG_PEEK|MSG_DONTWAIT), a raw call like the
-// event loops' (h1rawsys.go).
+// event loops' (h1rawsys.go); what it needs is made once per connection.
 func (c *Conn) quiet() bool {
 	if c.r.Buffered() > 0 {
 		return false
 	}
-	sc, ok := c.nc.(syscall.Conn)
-	if !ok {
-		return false
+	if c.peek == nil {
+		sc, ok := c.nc.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		c.peek = &peeker{rc: rc}
+		c.peek.fn = c.peek.recv
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var buf [1]byte
-	var errno syscall.Errno
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, errno = syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		return true
-	})
 	// EAGAIN: nothing to read. n > 0: stray bytes; n = 0: the peer
 	// closed; any other error: a broken connection.
-	return err == nil && errno == syscall.EAGAIN
+	err := c.peek.rc.Read(c.peek.fn)
+	return err == nil && c.peek.errno == syscall.EAGAIN
+}
+
+// peeker is a connection's non-blocking peek.
+type peeker struct {
+	rc    syscall.RawConn
+	fn    func(fd uintptr) bool // recv, bound once
+	buf   [1]byte
+	errno syscall.Errno
+}
+
+func (p *peeker) recv(fd uintptr) bool {
+	_, _, p.errno = syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	return true
 }
 
 // connBufs are a connection's buffers, recycled through the Pool when it
