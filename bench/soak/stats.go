@@ -42,14 +42,16 @@ type kindStats struct {
 	desync    atomic.Int64 // answers to requests hidden in framing
 }
 
-// maxSamples bounds the wrong answers kept, with the bytes that caused them.
-const maxSamples = 12
+// maxSamples bounds the wrong answers kept per kind, with the bytes that
+// caused them.
+const maxSamples = 3
 
 // stats are the soak's counters: per kind, and samples of what went wrong.
 type stats struct {
 	kinds   [numKinds]kindStats
 	mu      sync.Mutex
 	samples []string
+	sampled [numKinds]int
 }
 
 // record counts out for kind k; for a wrong answer it keeps err and the
@@ -75,9 +77,10 @@ func (st *stats) record(k kind, out outcome, err error, sent []byte) {
 func (st *stats) sample(k kind, err error, sent []byte) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.samples) >= maxSamples {
+	if st.sampled[k] >= maxSamples {
 		return
 	}
+	st.sampled[k]++
 	st.samples = append(st.samples, fmt.Sprintf("%s: %v\n    sent %d bytes: %s", k, err, len(sent), quoteSent(sent)))
 }
 
