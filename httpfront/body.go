@@ -77,31 +77,62 @@ func (l limits) prepareBody(w http.ResponseWriter, r *http.Request) (appBody, er
 // spool reads a body of unknown length: into memory up to memSpool, on to
 // a file beyond, both within their budgets (spool.go).
 func (l limits) spool(src io.Reader) (appBody, error) {
-	const bufLen = memSpool + 1
-	if !l.mem.take(bufLen) {
-		return appBody{}, fmt.Errorf("%w: %d bytes of memory in use", errSpoolBusy, l.mem.limit)
-	}
-	buf := make([]byte, bufLen)
-	n, err := io.ReadFull(src, buf)
+	buf, full, err := l.readMem(src)
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF: // all of it: keep only its bytes
-		l.mem.give(int64(bufLen - n))
+	case err != nil:
+		return appBody{}, err
+	case !full:
+		n := int64(len(buf))
 		if n == 0 {
 			return appBody{cleanup: func() {}}, nil
 		}
-		held := int64(n)
-		return appBody{r: bytes.NewReader(bytes.Clone(buf[:n])), length: held, cleanup: func() { l.mem.give(held) }}, nil
-	case err != nil:
-		l.mem.give(bufLen)
-		return appBody{}, fmt.Errorf("reading request body: %w", err)
+		return appBody{r: bytes.NewReader(buf), length: n, cleanup: func() { l.mem.give(n) }}, nil
 	}
-	defer l.mem.give(bufLen)
-	return l.spoolFile(io.MultiReader(bytes.NewReader(buf), src), buf)
+	defer l.mem.give(int64(cap(buf)))
+	return l.spoolFile(buf, src)
 }
 
-// spoolFile copies src to an unnamed file in the spool directory through
-// buf, taking each piece from the directory's budget before writing it.
-func (l limits) spoolFile(src io.Reader, buf []byte) (appBody, error) {
+// readMem reads src into a buffer that grows 4, 8, 16, 32 KiB, then to
+// memSpool+1 bytes, each growth taken from the memory budget first: a
+// slow client holds about what it has sent. full means the body is longer
+// than memSpool: buf holds its first memSpool+1 bytes and its capacity
+// stays taken. Else buf is the whole body and only its length stays taken.
+func (l limits) readMem(src io.Reader) (buf []byte, full bool, err error) {
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > memSpool {
+				return buf, true, nil
+			}
+			next := max(4<<10, 2*cap(buf))
+			if next >= memSpool {
+				next = memSpool + 1
+			}
+			if !l.mem.take(int64(next - cap(buf))) {
+				l.mem.give(int64(cap(buf)))
+				return nil, false, fmt.Errorf("%w: %d bytes of memory in use", errSpoolBusy, l.mem.limit)
+			}
+			buf = append(make([]byte, 0, next), buf...)
+		}
+		n, rerr := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if rerr == io.EOF {
+			if spare := cap(buf) - len(buf); spare > 0 {
+				l.mem.give(int64(spare))
+				buf = bytes.Clone(buf)
+			}
+			return buf, false, nil
+		}
+		if rerr != nil {
+			l.mem.give(int64(cap(buf)))
+			return nil, false, fmt.Errorf("reading request body: %w", rerr)
+		}
+	}
+}
+
+// spoolFile writes first, then the rest of src, to an unnamed file in the
+// spool directory, through first's buffer, taking each piece from the
+// directory's budget before writing it.
+func (l limits) spoolFile(first []byte, src io.Reader) (appBody, error) {
 	f, err := openSpoolFile(l.tempDir)
 	if err != nil {
 		return appBody{}, err
@@ -115,8 +146,8 @@ func (l limits) spoolFile(src io.Reader, buf []byte) (appBody, error) {
 		cleanup()
 		return appBody{}, err
 	}
+	buf, n, rerr := first[:cap(first)], len(first), error(nil)
 	for {
-		n, rerr := src.Read(buf)
 		if n > 0 {
 			if err := l.takeSpool(held, int64(n)); err != nil {
 				return fail(err)
@@ -132,6 +163,7 @@ func (l limits) spoolFile(src io.Reader, buf []byte) (appBody, error) {
 		if rerr != nil {
 			return fail(fmt.Errorf("reading request body: %w", rerr))
 		}
+		n, rerr = src.Read(buf)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("%w: rewinding: %w", errSpoolStorage, err))

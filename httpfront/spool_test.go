@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 
 	"github.com/mkimage/mkimage/spec"
 )
@@ -133,7 +134,8 @@ func TestSpoolBudgets(t *testing.T) {
 		memHeld         int64 // memory held while the first is held
 	}{
 		{"small bodies share memory", 1 << 20, 1 << 20, 2 * buf, 100, 100, nil, nil, 100},
-		{"no memory left for a buffer", 1 << 20, 1 << 20, buf, 100, 100, nil, errSpoolBusy, 100},
+		{"no memory left to grow", 1 << 20, 1 << 20, buf, 100, 200 << 10, nil, errSpoolBusy, 100},
+		{"memory for a small one", 1 << 20, 1 << 20, buf, 100, 100, nil, nil, 100},
 		{"file bodies within the budget", 1 << 20, 300 << 10, 2 * buf, 100 << 10, 150 << 10, nil, nil, 0},
 		{"spool budget spent", 1 << 20, 200 << 10, 2 * buf, 150 << 10, 100 << 10, nil, errSpoolBusy, 0},
 		{"body over the whole spool", 1 << 20, 200 << 10, 2 * buf, 0, 300 << 10, nil, errSpoolTooBig, 0},
@@ -171,6 +173,23 @@ func TestSpoolBudgets(t *testing.T) {
 				t.Errorf("peaks %d/%d and %d/%d", l.disk.peak.Load(), tc.disk, l.mem.peak.Load(), tc.mem)
 			}
 		})
+	}
+}
+
+// A client that sent a little and went away (or is still sending) holds
+// about what it sent, not a whole memory buffer; all of it comes back.
+func TestSpoolMemoryGrowsWithBody(t *testing.T) {
+	l := testLimits(t, 1<<20, 1<<20, 4<<20)
+	gone := errors.New("client gone")
+	_, err := l.spool(io.MultiReader(bytes.NewReader(make([]byte, 5000)), iotest.ErrReader(gone)))
+	if !errors.Is(err, gone) {
+		t.Fatalf("spool: %v", err)
+	}
+	if p := l.mem.peak.Load(); p != 8<<10 {
+		t.Errorf("5000 bytes held %d bytes of memory at most, want 8 KiB", p)
+	}
+	if u := l.mem.used.Load(); u != 0 {
+		t.Errorf("%d bytes of memory still held", u)
 	}
 }
 
