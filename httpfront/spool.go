@@ -12,9 +12,10 @@ import (
 // Request bodies of unknown length (chunked) are spooled before they go to
 // an app, which is told CONTENT_LENGTH. What spooling may hold at once,
 // over all requests, is bounded twice in bytes:
-//   - memory: defaultMemSpoolBytes, taken memSpool+1 bytes at a time by a
-//     body being read (its buffer, also the copy buffer of a file spool);
-//     a body that fits keeps only its own bytes until its response ends;
+//   - memory: defaultMemSpoolBytes. A body being read takes its buffer as
+//     it grows (4 KiB doubling to memSpool+1, also the copy buffer of a
+//     file spool); a body that fits keeps only its own bytes until its
+//     response ends;
 //   - the spool directory (temp_dir; on the appliance /data/spool, on the
 //     data partition when there is one): spec.Front.SpoolBytes, by default
 //     defaultSpoolBytes.
