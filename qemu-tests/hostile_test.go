@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,7 +54,9 @@ name = "hostile"
 prefix = "/hostile"
 program = %q
 procs = 1
-`, www, tlsDir, notesApp(), app)
+args = %s
+env = { HOSTILE_ENV = %s }
+`, www, tlsDir, notesApp(), app, tomlStrings(hostileArgs), tomlString(hostileEnv))
 	must(t, os.WriteFile(filepath.Join(dir, "appliance.toml"), []byte(cfg), 0o644))
 	out := filepath.Join(dir, "out")
 	if msg, code := run(t, nil, "build", "-c", filepath.Join(dir, "appliance.toml"), "-o", out); code != 0 {
@@ -132,7 +135,17 @@ type seen struct {
 	PeerDir      string            `json:"peer_dir_error"`
 	PeerFile     string            `json:"peer_file_error"`
 	MemTotal     int64             `json:"mem_total"`
+	Args         []string          `json:"args"`
+	Env          string            `json:"env"`
 }
+
+// Extremes of what a config hands an app, pushed through init.json, init
+// and the launcher: arguments that look like the launcher's own options,
+// and a long environment value with quotes, newlines and non-ASCII.
+var (
+	hostileArgs = []string{"--", "-launch", "uid=0", "caps=21", "a b", "", "ü\\\"'"}
+	hostileEnv  = strings.Repeat("x=\"y\\ ü\n", 4096)
+)
 
 // TestHostile boots one appliance and attacks it from both sides: a client
 // sending heads that make huge access-log lines or are refused, an app
@@ -197,6 +210,9 @@ func TestHostile(t *testing.T) {
 
 	// What the app can see.
 	t.Logf("the app sees: %+v", s)
+	if !reflect.DeepEqual(s.Args, hostileArgs) || s.Env != hostileEnv {
+		t.Errorf("the app got args %q and a %d-byte HOSTILE_ENV, want %q and the %d bytes configured", s.Args, len(s.Env), hostileArgs, len(hostileEnv))
+	}
 	if s.PeerEnviron == "" || s.PeerDir == "" || s.PeerFile == "" {
 		t.Errorf("the app can read another app's environment (%q), data directory (%q) or note (%q)", s.PeerEnviron, s.PeerDir, s.PeerFile)
 	}
@@ -312,4 +328,18 @@ func eatAll(t *testing.T, g *Guest, before map[string]spec.ServiceReport) {
 		t.Error("the console shows no OOM kill")
 	}
 	get(t, g.URL, qemu.Scaled(30*time.Second))
+}
+
+// tomlString quotes s as a TOML basic string (JSON's escapes are TOML's).
+func tomlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func tomlStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = tomlString(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }

@@ -72,6 +72,9 @@ func see(w http.ResponseWriter, r *http.Request) {
 		"peer_dir_error":     listError(r.URL.Query().Get("peer_dir")),
 		"peer_file_error":    readError(r.URL.Query().Get("peer_dir") + "/note"),
 		"mem_total":          memTotal(),
+		// What the config gave it, through init.json and the launcher.
+		"args": os.Args[1:],
+		"env":  os.Getenv("HOSTILE_ENV"),
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(rep)
