@@ -87,8 +87,8 @@ func (res *Result) Problems() []string {
 	if v.quietGaps > 0 {
 		add("checker: no success in %d of %d calm stretches between floods", v.quietGaps, v.gaps)
 	}
-	if hwm := res.MemAfter.hwm; hwm > res.BoundMiB<<10 {
-		add("VmHWM %d KiB, over the bound of %d MiB", hwm, res.BoundMiB)
+	if hwm := max(res.MemAfter.hwm, res.PeakRSS); hwm > res.BoundMiB<<10 {
+		add("peak RSS %d KiB, over the bound of %d MiB", hwm, res.BoundMiB)
 	}
 	switch settle := time.Duration(float64(settleFor) * max(res.Scale, 1)); {
 	case !res.FDsAfter.leakFree(res.FDsBefore):
