@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -114,10 +113,4 @@ func fragments(rng *rand.Rand, b []byte) [][]byte {
 		out, b = append(out, b[:i]), b[i:]
 	}
 	return append(out, b)
-}
-
-// isTimeout reports whether err is a deadline.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
