@@ -13,7 +13,9 @@ import (
 // token field names, one valid Host, and none of the fields that give a
 // request a body or special handling. Anything else (including whatever
 // net/http would refuse with 400) is handed to net/http, which then sees
-// the same bytes and answers as it always did.
+// the same bytes and answers as it always did, except a head whose body
+// framing two parsers could read differently (framingFault): that one
+// gets 400 and the connection is closed.
 
 // maxFastHeaders caps the field lines of a head the fast path parses.
 const maxFastHeaders = 100
