@@ -26,6 +26,10 @@ var ErrTimeout = errors.New("FastCGI backend timed out")
 // which makes a retry on another member safe.
 var errNotSent = errors.New("request not sent")
 
+// errClientBody marks a request body that could not be read from the
+// client (it went away, was too slow, or sent broken framing).
+var errClientBody = errors.New("reading request body")
+
 // errHungUp marks a backend that closed the connection before answering
 // an idempotent request; it is retried elsewhere, and if no member is left
 // the client gets 502 (a broken backend), not 503.
@@ -134,7 +138,16 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 	}
 	resp := &Response{Backend: c.b.Name, pool: p, conn: c, req: req, stdinDone: make(chan error, 1)}
 	if req.Body != nil {
-		go func() { resp.stdinDone <- c.copyStdin(req.Body, req.Timeout) }()
+		go func() {
+			err := c.copyStdin(req.Body, req.Timeout)
+			if errors.Is(err, errClientBody) {
+				// The app would wait for the rest of the body until the
+				// response timeout, holding the connection, a thread and
+				// the client's descriptor: end the request now.
+				c.nc.Close()
+			}
+			resp.stdinDone <- err
+		}()
 	} else {
 		resp.stdinDone <- nil
 	}
@@ -212,7 +225,7 @@ func (c *Conn) copyStdin(body io.Reader, timeout time.Duration) error {
 			return nil
 		}
 		if rerr != nil {
-			return fmt.Errorf("reading request body: %w", rerr)
+			return fmt.Errorf("%w: %w", errClientBody, rerr)
 		}
 	}
 }
