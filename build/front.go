@@ -25,6 +25,7 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		AccessLog:      w.AccessLog,
 		MaxHeaderBytes: w.MaxHeaderBytes,
 		MaxBodyBytes:   w.MaxBodyBytes,
+		SpoolBytes:     w.SpoolBytes,
 		// Validated by config; a bad value cannot reach this point.
 		ReadHeaderTimeoutMS: millis(w.ReadHeaderTimeout),
 		ReadBodyTimeoutMS:   millis(w.ReadBodyTimeout),
@@ -61,6 +62,7 @@ func fastCGISpec(f config.FastCGI) spec.FastCGI {
 		ResponseTimeoutMS: millis(f.ResponseTimeout),
 		DownTimeMS:        millis(f.DownTime),
 		KeepConn:          f.KeepConn,
+		MaxHeaderBytes:    f.MaxHeaderBytes,
 		XSendfile:         f.XSendfile,
 	}
 }

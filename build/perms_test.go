@@ -25,6 +25,9 @@ func TestDerivePerms(t *testing.T) {
 	os.WriteFile(p, []byte(`[web]
 root = "www"
 tls_dir = "tls"
+spool_bytes = 2000000
+[web.fastcgi]
+max_header_bytes = 4096
 [[app]]
 name = "shop"
 prefix = "/"
@@ -62,6 +65,9 @@ owner = "httpfront"
 	}
 	if !reflect.DeepEqual(pl.perms, want) {
 		t.Errorf("perms\n got %+v\nwant %+v", pl.perms, want)
+	}
+	if pl.front.SpoolBytes != 2000000 || pl.front.FastCGI.MaxHeaderBytes != 4096 {
+		t.Errorf("spool_bytes %d, fastcgi max_header_bytes %d: the bounds did not reach the spec", pl.front.SpoolBytes, pl.front.FastCGI.MaxHeaderBytes)
 	}
 	// Each app has its own user and its own directory on /data.
 	for i, name := range []string{"shop", "blog"} {

@@ -34,6 +34,8 @@ func TestHostileConfig(t *testing.T) {
 		{"perm relative", "[web]\nroot = \"www\"\n[[permissions]]\npath = \"etc/x\"\nmode = \"0644\"\n", []string{"permissions.0.path"}},
 		{"perm unknown owner", appHead + "[[permissions]]\npath = \"/etc/shop\"\nowner = \"bob\"\n", []string{":9:1:", "permissions.0.owner"}},
 		{"perm setuid", appHead + "[[permissions]]\npath = \"/etc/shop\"\nmode = \"4755\"\n", []string{"permissions.0.mode", "setuid"}},
+		{"spool too small", "[web]\nroot = \"www\"\nspool_bytes = 1000\n", []string{":3:1:", "web.spool_bytes"}},
+		{"app header bound", appHead + "[app.fastcgi]\nmax_header_bytes = 10\n", []string{"app.0.fastcgi.max_header_bytes"}},
 		{"perm nothing", appHead + "[[permissions]]\npath = \"/etc/shop\"\n", []string{"permissions.0", "owner, mode"}},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,10 @@ type Web struct {
 	IdleTimeout       string `toml:"idle_timeout"`
 	MaxHeaderBytes    int    `toml:"max_header_bytes"`
 	MaxBodyBytes      int64  `toml:"max_body_bytes"`
+	// SpoolBytes bounds all request bodies of unknown length (chunked
+	// uploads) spooled at once; 0: 4x max_body_bytes, at most 1/8 of RAM
+	// when /data is in RAM.
+	SpoolBytes int64 `toml:"spool_bytes"`
 	// TLSDir holds cert.pem and key.pem; when set the appliance also
 	// serves HTTPS (with HTTP/2) on TLSListen (default ":443").
 	TLSDir    string  `toml:"tls_dir"`
@@ -73,6 +77,9 @@ type FastCGI struct {
 	ResponseTimeout string `toml:"response_timeout"`
 	DownTime        string `toml:"down_time"`
 	KeepConn        string `toml:"keep_conn"` // "on", "off" or empty
+	// MaxHeaderBytes bounds an app's CGI response header block (502 above);
+	// 0 is the default, 64 KiB.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
 	// XSendfile lists directories in the image apps may send files from.
 	XSendfile []string `toml:"x_sendfile"`
 }
@@ -168,6 +175,9 @@ func (c *Config) validateServerKeys() error {
 	if w.MaxBodyBytes < 0 {
 		return c.errf("web.max_body_bytes", "%d: a size in bytes, 0 for the default (64 MiB)", w.MaxBodyBytes)
 	}
+	if w.SpoolBytes < 0 || (w.SpoolBytes > 0 && w.SpoolBytes < 1<<20) {
+		return c.errf("web.spool_bytes", "%d: at least 1048576 bytes, or 0 for the default (4x max_body_bytes)", w.SpoolBytes)
+	}
 	if w.TLSDir != "" {
 		for _, f := range []string{"cert.pem", "key.pem"} {
 			if st, err := os.Stat(filepath.Join(c.Resolve(w.TLSDir), f)); err != nil || !st.Mode().IsRegular() {
@@ -213,6 +223,9 @@ func (c *Config) validateFastCGI(key string, f FastCGI) error {
 		if _, err := Duration(v); err != nil {
 			return c.errf(key+"."+k, "%v", err)
 		}
+	}
+	if f.MaxHeaderBytes < 0 || (f.MaxHeaderBytes > 0 && f.MaxHeaderBytes < 1024) || f.MaxHeaderBytes > 16<<20 {
+		return c.errf(key+".max_header_bytes", "%d: use 1024 to 16777216 bytes (0: 64 KiB)", f.MaxHeaderBytes)
 	}
 	switch f.KeepConn {
 	case "", "on", "off":
