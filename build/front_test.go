@@ -1,24 +1,14 @@
 package build
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/mkimage/mkimage/config"
 	"github.com/mkimage/mkimage/spec"
 )
 
 func TestDeriveFront(t *testing.T) {
-	dir := t.TempDir()
-	for _, d := range []string{"www/img", "tls"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(dir, "tls/cert.pem"), []byte("c"), 0o600)
-	os.WriteFile(filepath.Join(dir, "tls/key.pem"), []byte("k"), 0o600)
-	p := filepath.Join(dir, "appliance.toml")
-	os.WriteFile(p, []byte(`[web]
+	cfg, _ := testConfig(t, `[web]
 root = "www"
 dir_listing = true
 read_header_timeout = "5s"
@@ -34,11 +24,7 @@ keep_conn = "off"
 prefix = "/img"
 dir = "www/img"
 host = "^a$"
-`), 0o644)
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	front, trees := deriveFront(cfg)
 	want := spec.Front{
 		Listen: ":80", Root: spec.WebRoot, Index: []string{"index.html"}, DirListing: true,

@@ -15,14 +15,7 @@ import (
 // spec is root's alone, the TLS key the front end's; the user's
 // [[permissions]] follow, with owners mapped to the guest's users.
 func TestDerivePerms(t *testing.T) {
-	dir := t.TempDir()
-	for _, d := range []string{"www", "tls"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(dir, "tls/cert.pem"), []byte("c"), 0o600)
-	os.WriteFile(filepath.Join(dir, "tls/key.pem"), []byte("k"), 0o600)
-	p := filepath.Join(dir, "appliance.toml")
-	os.WriteFile(p, []byte(`[web]
+	cfg, dir := testConfig(t, `[web]
 root = "www"
 tls_dir = "tls"
 spool_bytes = 2000000
@@ -46,11 +39,7 @@ mode = "0640"
 [[permissions]]
 path = "/srv/www/drafts"
 owner = "httpfront"
-`), 0o644)
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	want := []rootfs.Perm{
 		{Path: "/etc/mkimage/init.json", Mode: 0o600},
 		{Path: "/etc/mkimage/front.json", GID: 33, Mode: 0o640},
@@ -76,4 +65,25 @@ owner = "httpfront"
 			t.Errorf("pool %d: %s uid %d data %s", i, pool.Name, pool.UID, pool.DataDir)
 		}
 	}
+}
+
+// testConfig loads body as appliance.toml in a directory with www/img and
+// a tls/ holding cert.pem and key.pem, and returns it and the directory.
+func testConfig(t *testing.T, body string) (*config.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"www/img", "tls"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "tls/cert.pem"), []byte("c"), 0o600)
+	os.WriteFile(filepath.Join(dir, "tls/key.pem"), []byte("k"), 0o600)
+	p := filepath.Join(dir, "appliance.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, dir
 }
