@@ -2,10 +2,12 @@ package httpfront
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // The fast path parses request heads itself, but only the plain ones: a
@@ -265,3 +267,28 @@ func framingFault(head []byte) bool {
 	bodiless := string(method) == http.MethodGet || string(method) == http.MethodHead
 	return lengths > 1 || codings > 0 && (lengths > 0 || bodiless || string(proto) != "HTTP/1.1")
 }
+
+// badFraming is the answer to a head framingFault refuses: net/http's own
+// 400, for a request it would have taken.
+const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\n\r\n400 Bad Request"
+
+// refuse answers 400 and closes the connection: the write side first,
+// then, after what the client still sends is read for a moment (so that
+// closing with unread bytes does not reset the connection before the
+// client has the answer), the socket.
+func (c *fastConn) refuse() {
+	_ = c.nc.SetDeadline(time.Now().Add(refuseLinger))
+	if _, err := io.WriteString(c.nc, badFraming); err == nil {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_, _ = io.CopyN(io.Discard, c.nc, refuseDrain)
+		}
+	}
+	c.nc.Close()
+}
+
+// How long and how much refuse reads after its answer.
+const (
+	refuseLinger = 500 * time.Millisecond
+	refuseDrain  = 256 << 10
+)
