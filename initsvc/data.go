@@ -98,36 +98,6 @@ func mountTmpfsData() error {
 	return err
 }
 
-// makeSpoolDir makes the front end's directory for spooled request
-// bodies (spec.FrontSpoolDir) on /data, so that uploads of unknown length
-// do not fill RAM when there is a data partition: owned by the front
-// end's user uid, mode 0700, so the app cannot read other clients'
-// uploads. What a crash left in it is removed.
-func makeSpoolDir(dir string, uid int) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("making the spool directory: %w", err)
-	}
-	st, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("checking the spool directory: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("spool directory %s is a %v, not a directory", dir, st.Mode().Type())
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("emptying the spool directory: %w", err)
-	}
-	for _, e := range ents {
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("emptying the spool directory: %w", err)
-		}
-	}
-	if err := os.Lchown(dir, uid, uid); err != nil {
-		return fmt.Errorf("giving the spool directory to uid %d: %w", uid, err)
-	}
-	return os.Chmod(dir, 0o700)
-}
 
 func cmdlineValue(prefix string) string {
 	data, _ := os.ReadFile("/proc/cmdline")
