@@ -98,7 +98,6 @@ func mountTmpfsData() error {
 	return err
 }
 
-
 func cmdlineValue(prefix string) string {
 	data, _ := os.ReadFile("/proc/cmdline")
 	for _, f := range strings.Fields(string(data)) {
