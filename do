@@ -79,7 +79,7 @@ cmd_test() {
   apt_install "${BOOT_PKGS[@]}" "${TEST_PKGS[@]}"
   export MKIMAGE_REQUIRE_QEMU=1 MKIMAGE_REQUIRE_PEERS=1
   debian_kernel
-  MKIMAGE_TINY_KERNEL=$(kernel/tiny/build.sh)
+  MKIMAGE_TINY_KERNEL=$(internal/kernel/tiny/build.sh)
   export MKIMAGE_TINY_KERNEL
   go mod download
   go vet ./...

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/disk"
+	"github.com/mkimage/mkimage/internal/disk"
 )
 
 // Every board's disk and QEMU boot values are from the small sets the code

@@ -20,9 +20,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
 
-	"github.com/mkimage/mkimage/config"
 	"github.com/mkimage/mkimage/httpfront"
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/qemu"
 	qemutests "github.com/mkimage/mkimage/qemu-tests"
 	"github.com/mkimage/mkimage/spec"
 )

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // TestBootServesStatic builds the example appliance, boots it under QEMU,

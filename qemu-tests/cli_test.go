@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 // run runs mkimage and returns its combined output and exit code.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // TestBootLocalKernelWithModules boots Debian's kernel, given as a local

@@ -18,8 +18,8 @@ import (
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/partition/mbr"
 
-	"github.com/mkimage/mkimage/manifest"
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // notesApp is a test-only FastCGI app that keeps a note in $DATA_DIR.

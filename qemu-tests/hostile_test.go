@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 	"github.com/mkimage/mkimage/spec"
 )
 

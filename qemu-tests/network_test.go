@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // TestBootDHCP boots with dhcp = true: QEMU's user-net DHCP server hands

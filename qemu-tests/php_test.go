@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 const phpPage = `<?php

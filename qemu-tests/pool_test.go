@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 	"github.com/mkimage/mkimage/spec"
 	"github.com/mkimage/mkimage/tuning"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // powerCutSeed picks the mid-stream cut; MKIMAGE_POWERCUT_SEED overrides

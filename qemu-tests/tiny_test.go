@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // TestBootIn64MiB boots the example appliance in 64 MiB of RAM with the
-// small kernel built by kernel/tiny/build.sh (./do test builds it and sets
+// small kernel built by internal/kernel/tiny/build.sh (./do test builds it and sets
 // MKIMAGE_TINY_KERNEL): static files and the app answer, and the power
 // button powers it off.
 func TestBootIn64MiB(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/mkimage/mkimage/manifest"
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 func cmdBoot(ctx context.Context, args []string, out io.Writer) error {

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/build"
-	"github.com/mkimage/mkimage/config"
 	"github.com/mkimage/mkimage/examples"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/build"
+	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 func newFlags(name string, out io.Writer) *flag.FlagSet {

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/build"
-	"github.com/mkimage/mkimage/manifest"
-	"github.com/mkimage/mkimage/qemu"
+	"github.com/mkimage/mkimage/internal/build"
+	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/qemu"
 )
 
 // diskFlags adds the build's disk image flags to fs.

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/mkimage/mkimage/flash"
+	"github.com/mkimage/mkimage/internal/flash"
 )
 
 func cmdFlash(_ context.Context, args []string, out io.Writer) error {

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 // dataParam is what a disk boot's command line carries so init mounts the

@@ -24,7 +24,7 @@ import (
 	"github.com/diskfs/go-diskfs/partition/mbr"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 // Names inside the image the guest relies on.

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/config"
-	"github.com/mkimage/mkimage/kernel"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/kernel"
+	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/srctree"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
-	"github.com/mkimage/mkimage/srctree"
 )
 
 // ToolVersion is this tool's version, recorded in manifests.

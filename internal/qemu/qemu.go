@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 // Options tune one boot.

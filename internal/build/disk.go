@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/config"
-	"github.com/mkimage/mkimage/disk"
-	"github.com/mkimage/mkimage/kernel"
-	"github.com/mkimage/mkimage/manifest"
-	"github.com/mkimage/mkimage/srctree"
+	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/disk"
+	"github.com/mkimage/mkimage/internal/kernel"
+	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/srctree"
 )
 
 // Disk output file names inside DIR/<board>/.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/rootfs"
 )
 

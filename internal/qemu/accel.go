@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/manifest"
+	"github.com/mkimage/mkimage/internal/manifest"
 )
 
 // probeMarker is what init prints first; seeing it means the kernel ran.

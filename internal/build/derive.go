@@ -10,10 +10,10 @@ import (
 	"strings"
 
 	"github.com/mkimage/mkimage/board"
-	"github.com/mkimage/mkimage/config"
+	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/srctree"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
-	"github.com/mkimage/mkimage/srctree"
 )
 
 // HTTPPort is the port the front end listens on inside the guest.
