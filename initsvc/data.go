@@ -23,7 +23,7 @@ import (
 // dataParam on the kernel command line names the ext4 label of the data
 // partition; disk boots carry it (the disk package writes it into GRUB's
 // config, the UKI and cmdline.txt).
-const dataParam = "mkimage.data="
+const dataParam = spec.DataParam + "="
 
 // setupData mounts the data partition at /data: it waits for the partition
 // labelled as the command line says, grows it (partition table, then the

@@ -12,5 +12,17 @@ const (
 	LegacyAppDataDir = DataDir + "/app"
 )
 
+// The data partition as the disk image and the boot agree on it: its ext4
+// label, and the kernel parameter a disk boot passes to init
+// (DataParam=DataLabel: wait for the partition so labelled, grow it and
+// mount it at DataDir).
+const (
+	DataLabel = "mkimage-data"
+	DataParam = "mkimage.data"
+)
+
+// DataCmdline is what a disk boot's kernel command line carries.
+const DataCmdline = DataParam + "=" + DataLabel
+
 // AppDataDir is the data directory of the app called name.
 func AppDataDir(name string) string { return AppDataRoot + "/" + name }

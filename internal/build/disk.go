@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/mkimage/mkimage/spec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 	t := time.Now()
 	s := disk.Spec{
 		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
-		Cmdline:   m.Cmdline + " " + disk.DataParam + "=" + disk.DataLabel,
+		Cmdline:   m.Cmdline + " " + spec.DataCmdline,
 		KernelDir: kdir, Seed: diskSeed(cfg, b), Epoch: opts.SourceDateEpoch,
 		OSRelease: fmt.Sprintf("NAME=mkimage\nID=mkimage\nVERSION_ID=%s\nPRETTY_NAME=\"mkimage appliance %s\"\n", ToolVersion, cfg.Hostname),
 	}

@@ -11,6 +11,7 @@ package disk
 import (
 	"context"
 	"fmt"
+	"github.com/mkimage/mkimage/spec"
 	"os"
 	"path"
 	"slices"
@@ -31,7 +32,7 @@ import (
 const (
 	// DataLabel is the ext4 label of the data partition; init finds the
 	// partition by it (GPT and MBR alike).
-	DataLabel = "mkimage-data"
+	DataLabel = spec.DataLabel
 	// DataPartName is the GPT partition name of the data partition.
 	DataPartName = "data"
 	// BootLabel is the FAT volume label of the boot partition.
@@ -41,7 +42,7 @@ const (
 	Slot = "a"
 	// DataParam is the kernel parameter a disk boot passes to init:
 	// mkimage.data=LABEL (wait for that partition and mount it at /data).
-	DataParam = "mkimage.data"
+	DataParam = spec.DataParam
 )
 
 const (

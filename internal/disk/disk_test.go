@@ -96,7 +96,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func spec(t *testing.T, name string) Spec {
+func testSpec(t *testing.T, name string) Spec {
 	kernel, initrd, dir := fixture(t)
 	b, err := board.Lookup(name)
 	must(t, err)
@@ -149,7 +149,7 @@ func fsck(t *testing.T, img string, lay Layout) {
 }
 
 func TestPCImage(t *testing.T) {
-	s := spec(t, "qemu-x86_64")
+	s := testSpec(t, "qemu-x86_64")
 	s.GRUB = &GRUB{Boot: make([]byte, 512), Core: bytes.Repeat([]byte{0xcc}, 30000)}
 	dir := t.TempDir()
 	var sums []string
@@ -212,7 +212,7 @@ func TestPCImage(t *testing.T) {
 }
 
 func TestRPiImage(t *testing.T) {
-	s := spec(t, "rpi3")
+	s := testSpec(t, "rpi3")
 	p := filepath.Join(t.TempDir(), "disk.img")
 	lay, err := Write(context.Background(), p, s)
 	must(t, err)

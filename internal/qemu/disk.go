@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"github.com/mkimage/mkimage/spec"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,8 +14,8 @@ import (
 )
 
 // dataParam is what a disk boot's command line carries so init mounts the
-// data partition (see package disk; the value is the ext4 label).
-const dataParam = "mkimage.data=mkimage-data"
+// data partition.
+const dataParam = spec.DataCmdline
 
 func serialArgs(b board.Board) []string {
 	if len(b.QEMU.Boot.Serial) > 0 {
