@@ -94,7 +94,7 @@ var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 <body><h1>{{.Hostname}}</h1>
 <p>up {{printf "%.0f" .UptimeSeconds}} s; memory {{.MemAvailMiB}} of {{.MemTotalMiB}} MiB available;
 {{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
-{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
+{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
 <h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
 {{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
 {{end}}</table><p><a href="{{.JSON}}">JSON</a></p></body></html>

@@ -64,12 +64,12 @@ func (st *status) serve(path string) error {
 
 func (st *status) report() spec.Report {
 	host, _ := os.Hostname()
-	r := spec.Report{Hostname: host, UptimeSeconds: time.Since(st.boot).Seconds(), Facts: st.facts}
+	r := spec.Report{Hostname: host, UptimeSeconds: time.Since(st.boot).Seconds(), Facts: spec.MachineFacts(st.facts)}
 	total, _ := meminfo("/proc/meminfo", "MemTotal:")
 	avail, _ := meminfo("/proc/meminfo", "MemAvailable:")
 	r.MemTotalMiB, r.MemAvailMiB = total>>20, avail>>20
 	for name, p := range st.pools {
-		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: p.settings, Backends: p.backends})
+		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: poolSettings(p.settings), Backends: p.backends})
 	}
 	st.sup.mu.Lock()
 	svcs := append([]*service(nil), st.sup.svcs...)
@@ -141,5 +141,15 @@ func cutQuery(l string) string {
 			b.WriteString("…")
 		}
 		l = l[end:]
+	}
+}
+
+// poolSettings is a pool's tuning as the status report carries it.
+func poolSettings(s tuning.Settings) spec.PoolSettings {
+	return spec.PoolSettings{
+		Procs: s.Procs, StackSize: s.StackSize, MaxThreads: s.MaxThreads,
+		MinSpare: s.MinSpare, MaxSpare: s.MaxSpare, GOMAXPROCS: s.GOMAXPROCS,
+		GOMEMLIMIT: s.GOMEMLIMIT, BudgetMiB: s.BudgetMiB, Warnings: s.Warnings,
+		Summary: s.String(),
 	}
 }

@@ -76,10 +76,15 @@ func TestTuningFollowsTheMachine(t *testing.T) {
 				t.Fatalf("pools: %+v", rep.Pools)
 			}
 			got := rep.Pools[0].Settings
-			exp := tuning.Decide(rep.Facts, tuning.Request{})
-			got.Warnings, exp.Warnings = nil, nil
+			d := tuning.Decide(tuning.Facts(rep.Facts), tuning.Request{})
+			exp := spec.PoolSettings{
+				Procs: d.Procs, StackSize: d.StackSize, MaxThreads: d.MaxThreads, MinSpare: d.MinSpare,
+				MaxSpare: d.MaxSpare, GOMAXPROCS: d.GOMAXPROCS, GOMEMLIMIT: d.GOMEMLIMIT, BudgetMiB: d.BudgetMiB,
+				Summary: d.String(),
+			}
+			got.Warnings = nil
 			if !reflect.DeepEqual(got, exp) {
-				t.Errorf("settings %v, the table says %v for %+v", got, exp, rep.Facts)
+				t.Errorf("settings %+v, the table says %+v for %+v", got, exp, rep.Facts)
 			}
 			if got.Procs != m.want.procs || got.StackSize != m.want.stack || got.MaxThreads < 1 || got.MaxThreads > tuning.DefaultMaxThreads || got.GOMAXPROCS != 1 {
 				t.Errorf("settings %v: want procs=%d stack=%d", got, m.want.procs, m.want.stack)

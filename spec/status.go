@@ -1,7 +1,5 @@
 package spec
 
-import "github.com/mkimage/mkimage/tuning"
-
 // The status report init writes to anyone who connects to StatusSocket
 // (as JSON, then it closes the connection); the front end renders it.
 
@@ -11,16 +9,16 @@ type Report struct {
 	UptimeSeconds float64         `json:"uptime_seconds"`
 	MemTotalMiB   uint64          `json:"mem_total_mib"`
 	MemAvailMiB   uint64          `json:"mem_available_mib"`
-	Facts         tuning.Facts    `json:"facts"`
+	Facts         MachineFacts    `json:"facts"`
 	Pools         []PoolReport    `json:"pools"`
 	Services      []ServiceReport `json:"services"`
 }
 
 // PoolReport is one pool's decisions.
 type PoolReport struct {
-	Name     string          `json:"name"`
-	Settings tuning.Settings `json:"settings"`
-	Backends []string        `json:"backends"`
+	Name     string       `json:"name"`
+	Settings PoolSettings `json:"settings"`
+	Backends []string     `json:"backends"`
 }
 
 // ServiceReport is one supervised process.
@@ -34,4 +32,29 @@ type ServiceReport struct {
 	RSSKiB     int      `json:"rss_kib"`
 	StackLimit string   `json:"stack_limit,omitempty"`
 	Output     []string `json:"last_output,omitempty"`
+}
+
+// MachineFacts are what init found of the machine (package tuning's Facts).
+type MachineFacts struct {
+	MemTotal      uint64
+	MemAvailable  uint64
+	OnlineCPUs    int
+	PhysicalCores int
+	CgroupMemMax  uint64
+	CgroupCPUs    float64
+}
+
+// PoolSettings are a pool's tuning decisions (package tuning's Settings),
+// with Summary the line init printed for them.
+type PoolSettings struct {
+	Procs      int
+	StackSize  uint64
+	MaxThreads int
+	MinSpare   int
+	MaxSpare   int
+	GOMAXPROCS int
+	GOMEMLIMIT uint64
+	BudgetMiB  uint64
+	Warnings   []string
+	Summary    string `json:"summary"`
 }
