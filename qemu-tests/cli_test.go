@@ -108,6 +108,8 @@ func TestBadInput(t *testing.T) {
 		{"missing web root", []string{"build", "-c", write("root.toml", "[web]\nroot = \"public\"\n")}, "root.toml:2:1: web.root"},
 		{"port in use", []string{"boot", "-port", busy, filepath.Join(goodOut, "qemu-x86_64")}, "port " + busy + " on 127.0.0.1 is in use"},
 		{"not an image", []string{"boot", dir}, "manifest"},
+		{"bad disk size", []string{"boot", "-boot", "bios", "-disk-size", "1.5G", filepath.Join(goodOut, "qemu-x86_64")}, `-disk-size: "1.5G" is not a disk size`},
+		{"zero disk size", []string{"boot", "-boot", "bios", "-disk-size", "0", filepath.Join(goodOut, "qemu-x86_64")}, `-disk-size: "0" is not a disk size`},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 	}
 	for _, tt := range tests {

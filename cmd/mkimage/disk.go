@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/build"
+	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/internal/qemu"
 )
@@ -53,37 +53,14 @@ func bootDiskFlags(fs *flag.FlagSet) func(*qemu.Options) error {
 	return func(o *qemu.Options) error {
 		o.Boot, o.Disk, o.Snapshot = *mode, *file, *snapshot
 		if *size != "" {
-			n, err := parseSize(*size)
-			if err != nil {
-				return fmt.Errorf("-disk-size: %w", err)
+			n, err := config.ParseSize(*size)
+			if err != nil || n == 0 || n > 1<<50 {
+				return fmt.Errorf("-disk-size: %q is not a disk size (e.g. 2G, 512M)", *size)
 			}
-			o.DiskSize = n
+			o.DiskSize = int64(n)
 		}
 		return nil
 	}
-}
-
-// parseSize reads a size like 512M, 2G or a number of bytes.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	case "T":
-		mult = 1 << 40
-	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size (e.g. 2G, 512M)", s)
-	}
-	return n * mult, nil
 }
 
 func orDash(s string) string {

@@ -168,12 +168,12 @@ base_memory = "24M"
 }
 
 func TestParseSize(t *testing.T) {
-	for in, want := range map[string]uint64{"512": 512, "256k": 256 << 10, "1M": 1 << 20, "2GiB": 2 << 30, " 8 MiB ": 8 << 20} {
+	for in, want := range map[string]uint64{"512": 512, "256k": 256 << 10, "1M": 1 << 20, "2GiB": 2 << 30, " 8 MiB ": 8 << 20, "2T": 2 << 40, "1tib": 1 << 40} {
 		if got, err := ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "k", "1T", "-1", "1.5M"} {
+	for _, bad := range []string{"", "k", "1P", "-1", "1.5M", "99999999T"} {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}

@@ -70,8 +70,8 @@ func (a App) BaseMiB() int {
 	return int(n >> 20)
 }
 
-// ParseSize parses "512", "256k", "1M", "2G" (also "KiB", "MiB", "GiB";
-// powers of 1024).
+// ParseSize parses "512", "256k", "1M", "2G", "1T" (also "KiB", "MiB",
+// "GiB", "TiB"; powers of 1024), for the config and the command line alike.
 func ParseSize(s string) (uint64, error) {
 	t := strings.TrimSpace(s)
 	mult := uint64(1)
@@ -79,7 +79,7 @@ func ParseSize(s string) (uint64, error) {
 	for _, u := range []struct {
 		suffix string
 		mult   uint64
-	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}} {
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40}} {
 		if strings.HasSuffix(lower, u.suffix) {
 			mult, t = u.mult, strings.TrimSpace(t[:len(t)-len(u.suffix)])
 			break
