@@ -16,7 +16,10 @@ import (
 
 // Config is a decoded and validated appliance.toml.
 type Config struct {
-	Board    string  `toml:"board"`
+	// Board is what the image is for; `mkimage boards` lists them.
+	// Default: "qemu-x86_64" (x86_64 VMs and VPSes).
+	Board string `toml:"board"`
+	// Hostname is the appliance's host name. Default: "appliance".
 	Hostname string  `toml:"hostname"`
 	Kernel   Kernel  `toml:"kernel"`
 	Network  Network `toml:"network"`
@@ -48,14 +51,32 @@ type Kernel struct {
 
 // App is a FastCGI program reached under Prefix (lighttpd's fastcgi.server).
 type App struct {
-	Name       string            `toml:"name"`
-	Prefix     string            `toml:"prefix"`
-	Program    string            `toml:"program"`
-	Args       []string          `toml:"args"`
-	Env        map[string]string `toml:"env"`
-	CopyEnv    []string          `toml:"copy_env"`
-	Procs      any               `toml:"procs"`
-	CheckLocal bool              `toml:"check_local"`
+	// Name is the app's name (required): lower-case letters, digits, '-', '_';
+	// its services are NAME.0, NAME.1... and its data /data/apps/NAME.
+	// "init", "httpfront", "modload" and "root" are the tool's.
+	Name string `toml:"name"`
+	// Prefix is the URL path the app serves (required), e.g. "/app" or
+	// "/"; the longest matching prefix wins (SCRIPT_NAME).
+	Prefix string `toml:"prefix"`
+	// Program is what runs in the image as the pool: a Go package (./dir relative
+	// to this file, or an import path) built for the board, or an
+	// executable file packed with its shared libraries (e.g.
+	// "/usr/bin/php-cgi"). It gets its listening socket on fd 0.
+	Program string `toml:"program"`
+	// Args are the program's arguments.
+	Args []string `toml:"args"`
+	// Env sets variables in the program's environment (lighttpd's
+	// bin-environment). Default: { LANG = "C" }.
+	Env map[string]string `toml:"env"`
+	// CopyEnv names variables copied from init's environment
+	// (bin-copy-environment).
+	CopyEnv []string `toml:"copy_env"`
+	// Procs is the number of pool processes, or "auto" (default): one per
+	// physical core.
+	Procs any `toml:"procs"`
+	// CheckLocal sends a request to the app only if the file exists
+	// under the web root (lighttpd's check-local). Default: false.
+	CheckLocal bool `toml:"check_local"`
 	// Host, when set, is a regular expression the request's host must
 	// match (lighttpd's $HTTP["host"] =~ "...").
 	Host string `toml:"host"`
@@ -72,12 +93,12 @@ type App struct {
 
 	// Pool tuning (flup's minSpare/maxSpare/maxThreads and the seed's
 	// thread stack size); unset means decided at boot from RAM and cores.
-	StackSize      any    `toml:"stack_size"`  // "auto", "256k", "1M" or bytes
-	MaxThreads     int    `toml:"max_threads"` // per process
-	MinSpare       int    `toml:"min_spare"`
-	MaxSpare       int    `toml:"max_spare"`
+	StackSize      any    `toml:"stack_size"`      // "auto", "256k", "1M" or bytes
+	MaxThreads     int    `toml:"max_threads"`     // per process
+	MinSpare       int    `toml:"min_spare"`       // flup's minSpare idle threads
+	MaxSpare       int    `toml:"max_spare"`       // flup's maxSpare idle threads
 	MaxRequests    int    `toml:"max_requests"`    // recycle a process after N requests
-	RequestTimeout string `toml:"request_timeout"` // Go duration, e.g. "30s"
+	RequestTimeout string `toml:"request_timeout"` // a duration, e.g. "30s"; the app's own limit per request
 	BaseMemory     string `toml:"base_memory"`     // per-process estimate, e.g. "16M"
 }
 

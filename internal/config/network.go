@@ -13,7 +13,7 @@ import (
 type Network struct {
 	Interface
 	Extra []Interface `toml:"extra"`
-	// NTP servers (names or addresses) to set the clock from at boot and
+	// NTP lists servers (names or addresses) to set the clock from at boot and
 	// every hour; a VPS often has no reliable clock.
 	NTP []string `toml:"ntp"`
 }
@@ -26,12 +26,13 @@ type Interface struct {
 	Addresses []string `toml:"addresses"` // more addresses
 	Gateway   string   `toml:"gateway"`   // IPv4 default route
 	Gateway6  string   `toml:"gateway6"`  // IPv6 default route
-	DNS       []string `toml:"dns"`
-	MTU       int      `toml:"mtu"`
+	DNS       []string `toml:"dns"`       // name servers, for /etc/resolv.conf
+	MTU       int      `toml:"mtu"`       // 576 to 65535; default: the driver's
 	// SLAAC lets the kernel configure IPv6 from router advertisements;
 	// on unless set to false.
 	SLAAC *bool `toml:"slaac"`
-	// LinkTimeout is how long to wait for a carrier (default "5s").
+	// LinkTimeout is how long to wait for a carrier, a duration (default
+	// "5s", or the board's).
 	LinkTimeout string `toml:"link_timeout"`
 }
 

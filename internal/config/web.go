@@ -16,7 +16,10 @@ import (
 // server.document-root, alias.url, dir-listing, expire/setenv rules,
 // server.max-*-idle, ssl.* and the fastcgi.server defaults.
 type Web struct {
-	Root    string   `toml:"root"`
+	// Root is the directory of static files to serve (required; lighttpd's
+	// server.document-root), relative to this file.
+	Root string `toml:"root"`
+	// Index names the files served for a directory. Default: ["index.html"].
 	Index   []string `toml:"index"`
 	Aliases []Alias  `toml:"alias"`
 	// DirListing serves a listing of directories without an index file.
@@ -25,20 +28,30 @@ type Web struct {
 	CacheControl []CacheRule `toml:"cache_control"`
 	// AccessLog is "stdout" (default) or "off".
 	AccessLog string `toml:"access_log"`
-	// Timeouts, as Go durations ("10s", "1m"); empty takes the default.
+	// ReadHeaderTimeout bounds reading a request's head, a duration like
+	// "10s" (default; whole milliseconds, up to 24h, as every duration).
 	ReadHeaderTimeout string `toml:"read_header_timeout"`
-	ReadBodyTimeout   string `toml:"read_body_timeout"`
-	WriteTimeout      string `toml:"write_timeout"`
-	IdleTimeout       string `toml:"idle_timeout"`
-	MaxHeaderBytes    int    `toml:"max_header_bytes"`
-	MaxBodyBytes      int64  `toml:"max_body_bytes"`
+	// ReadBodyTimeout bounds each read of a request body, a duration.
+	// Default: "30s".
+	ReadBodyTimeout string `toml:"read_body_timeout"`
+	// WriteTimeout bounds each write of a response, a duration. Default: "30s".
+	WriteTimeout string `toml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long, a
+	// duration. Default: "60s".
+	IdleTimeout string `toml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's head, 1024 to 1048576 (431
+	// above). Default: 16384.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
+	// MaxBodyBytes bounds one request body (413 above). Default: 67108864.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
 	// SpoolBytes bounds all request bodies of unknown length (chunked
 	// uploads) spooled at once; 0: 4x max_body_bytes, at most 1/8 of RAM
 	// when /data is in RAM.
 	SpoolBytes int64 `toml:"spool_bytes"`
 	// TLSDir holds cert.pem and key.pem; when set the appliance also
 	// serves HTTPS (with HTTP/2) on TLSListen (default ":443").
-	TLSDir    string  `toml:"tls_dir"`
+	TLSDir string `toml:"tls_dir"`
+	// TLSListen is the HTTPS address, [host]:port. Default: ":443".
 	TLSListen string  `toml:"tls_listen"`
 	FastCGI   FastCGI `toml:"fastcgi"`
 	// Status serves init's status page (uptime, memory, tuning, services).
@@ -51,14 +64,18 @@ type Web struct {
 // Status is the status page: off unless Path is set; only clients inside
 // Allow (default: loopback) may see it.
 type Status struct {
-	Path  string   `toml:"path"`
+	// Path is the status page's URL path, e.g. "/.status" (its JSON at Path +
+	// ".json"). Default: none, the page is off.
+	Path string `toml:"path"`
+	// Allow lists the networks (CIDRs) whose clients may see it.
+	// Default: loopback only.
 	Allow []string `toml:"allow"`
 }
 
 // Alias serves Dir under the URL prefix Prefix.
 type Alias struct {
-	Prefix string `toml:"prefix"`
-	Dir    string `toml:"dir"`
+	Prefix string `toml:"prefix"` // the URL prefix, e.g. "/images" (required)
+	Dir    string `toml:"dir"`    // the directory served there, relative to this file (required)
 	// Host is a regular expression the request's host must match.
 	Host string `toml:"host"`
 }
@@ -66,17 +83,26 @@ type Alias struct {
 // CacheRule sets Cache-Control for paths under Prefix (and, when Ext is
 // set, with one of those extensions).
 type CacheRule struct {
-	Prefix string   `toml:"prefix"`
-	Ext    []string `toml:"ext"`
-	Value  string   `toml:"value"`
+	Prefix string   `toml:"prefix"` // the URL prefix the rule applies under (required)
+	Ext    []string `toml:"ext"`    // file extensions like ".css"; empty: every file
+	Value  string   `toml:"value"`  // the Cache-Control value, e.g. "max-age=86400" (required)
 }
 
 // FastCGI holds the defaults of every app's backend connections.
 type FastCGI struct {
-	ConnectTimeout  string `toml:"connect_timeout"`
+	// ConnectTimeout bounds connecting to a backend, a duration.
+	// Default: "2s".
+	ConnectTimeout string `toml:"connect_timeout"`
+	// ResponseTimeout bounds waiting for a backend's answer, a duration
+	// (504 beyond). Default: "60s".
 	ResponseTimeout string `toml:"response_timeout"`
-	DownTime        string `toml:"down_time"`
-	KeepConn        string `toml:"keep_conn"` // "on", "off" or empty
+	// DownTime keeps a backend that refused connections out of the
+	// rotation this long, a duration. Default: "1s".
+	DownTime string `toml:"down_time"`
+	// KeepConn is "on" (reuse backend connections), "off" (one per request,
+	// lighttpd's way) or empty (default): reuse with backends that say
+	// they serve several connections.
+	KeepConn string `toml:"keep_conn"`
 	// MaxHeaderBytes bounds an app's CGI response header block (502 above);
 	// 0 is the default, 64 KiB.
 	MaxHeaderBytes int `toml:"max_header_bytes"`
