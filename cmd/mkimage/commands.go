@@ -98,10 +98,10 @@ func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer, extr
 	}
 	opts := build.Options{OutDir: outDir, SourceDateEpoch: epoch, Progress: out}
 	if len(extra) > 0 {
-		opts.NoDisk, opts.DiskFormats = extra[0].NoDisk, extra[0].DiskFormats
+		opts.NoDisk, opts.DiskFormats, opts.DryRun = extra[0].NoDisk, extra[0].DiskFormats, extra[0].DryRun
 	}
 	m, dir, err := build.Run(ctx, cfg, opts)
-	if err != nil {
+	if err != nil || opts.DryRun {
 		return "", err
 	}
 	printSummary(out, m, dir, time.Since(start))
@@ -127,6 +127,7 @@ func cmdBuild(ctx context.Context, args []string, out io.Writer) error {
 	cfgPath := fs.String("c", "appliance.toml", "appliance config")
 	outDir := fs.String("o", "out", "output directory (the image goes to DIR/<board>)")
 	diskOpts := diskFlags(fs)
+	dry := fs.Bool("dry-run", false, "print the plan (what goes into the image, from where) and write nothing")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -137,6 +138,7 @@ func cmdBuild(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts.DryRun = *dry
 	_, err = buildImage(ctx, *cfgPath, *outDir, out, opts)
 	return err
 }

@@ -7,7 +7,6 @@ package build
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +20,6 @@ import (
 	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/internal/srctree"
 	"github.com/mkimage/mkimage/rootfs"
-	"github.com/mkimage/mkimage/spec"
 )
 
 // ToolVersion is this tool's version, recorded in manifests.
@@ -44,6 +42,8 @@ type Options struct {
 	// beside the raw disk.img ("gz", "qcow2").
 	NoDisk      bool
 	DiskFormats []string
+	// DryRun describes the plan to Progress and writes nothing.
+	DryRun bool
 }
 
 // Run builds cfg into opts.OutDir/<board> and returns the manifest and the
@@ -71,6 +71,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 	p, err := derive(cfg, b, src)
 	if err != nil {
 		return nil, "", err
+	}
+	if err := p.addKernel(cfg, b, k); err != nil {
+		return nil, "", err
+	}
+	if opts.DryRun {
+		return nil, "", p.describe(opts.Progress, b, k)
 	}
 	// The go command runs in other directories: every path handed to it
 	// must be absolute.
@@ -110,27 +116,10 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
 	defer os.RemoveAll(work)
-	load := append(append([]string{}, b.Load...), cfg.Kernel.Load...)
-	if cfg.Kernel.Path == "" {
-		load = b.Load
-	}
-	modFiles, err := moduleFiles(k, load)
-	if err != nil {
-		return nil, err
-	}
-	if len(modFiles) > 0 {
-		p.init.Modules = load
-		p.programs = append(p.programs, rootfs.Program{Name: "modload", Package: modloadPkg, Dir: p.src, Target: spec.BinDir + "/modload"})
-	}
-	files, err := specFiles(p)
-	if err != nil {
-		return nil, err
-	}
-	files = append(files, modFiles...)
 	t := time.Now()
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
-		Files: files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work,
+		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err
@@ -158,44 +147,6 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, err
 	}
 	return m, m.Write(dir)
-}
-
-func specFiles(p plan) ([]rootfs.File, error) {
-	initJSON, err := json.MarshalIndent(p.init, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding init spec: %w", err)
-	}
-	frontJSON, err := json.MarshalIndent(p.front, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encoding front end spec: %w", err)
-	}
-	return []rootfs.File{
-		{Target: spec.InitPath, Data: initJSON, Mode: 0o644},
-		{Target: spec.FrontPath, Data: frontJSON, Mode: 0o644},
-	}, nil
-}
-
-// moduleFiles selects the modules to load and what they depend on, and
-// returns their files for the image; init loads them by name with u-root's
-// kmodule, which reads the same modules.dep.
-func moduleFiles(k kernel.Kernel, load []string) ([]rootfs.File, error) {
-	if k.Modules == "" || len(load) == 0 {
-		return nil, nil
-	}
-	set, err := kernel.SelectModules(k.Modules, load)
-	if err != nil {
-		return nil, err
-	}
-	dir := "/lib/modules/" + set.Version + "/"
-	files := []rootfs.File{{Target: dir + "modules.dep", Data: set.Dep, Mode: 0o644}}
-	for _, rel := range set.Files {
-		data, err := os.ReadFile(filepath.Join(set.Dir, rel))
-		if err != nil {
-			return nil, fmt.Errorf("reading kernel module file: %w", err)
-		}
-		files = append(files, rootfs.File{Target: dir + rel, Data: data, Mode: 0o644})
-	}
-	return files, nil
 }
 
 func writeInitramfs(ctx context.Context, o rootfs.Options, path string) (rootfs.Result, error) {

@@ -35,6 +35,7 @@ type plan struct {
 	programs  []rootfs.Program
 	trees     []rootfs.Tree
 	hostFiles []string
+	files     []rootfs.File // spec files and kernel modules (addKernel)
 	perms     []rootfs.Perm
 }
 
