@@ -24,7 +24,7 @@ const (
 	initPkg  = "./initsvc"
 	frontPkg = "./httpfront/cmd/httpfront"
 	// modloadPkg loads kernel modules; only images with modules carry it.
-	modloadPkg = "./initsvc/modload"
+	modloadPkg = "./initsvc/cmd/modload"
 )
 
 // plan is everything derived from the config before anything is built.
