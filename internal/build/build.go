@@ -16,6 +16,7 @@ import (
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/files"
 	"github.com/mkimage/mkimage/internal/kernel"
 	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/internal/srctree"
@@ -125,7 +126,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, err
 	}
 	say("rootfs   %d programs, %d trees, cpio %s (%v)", len(p.programs), len(p.trees), size(res.CPIO), time.Since(t).Round(time.Millisecond))
-	if err := copyFile(k.Path, filepath.Join(dir, KernelFile)); err != nil {
+	if err := files.Copy(k.Path, filepath.Join(dir, KernelFile)); err != nil {
 		return nil, err
 	}
 	m := &manifest.Manifest{
@@ -163,23 +164,6 @@ func writeInitramfs(ctx context.Context, o rootfs.Options, path string) (rootfs.
 		err = fmt.Errorf("writing initramfs: %w", cerr)
 	}
 	return res, err
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("reading kernel: %w", err)
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return fmt.Errorf("writing kernel: %w", err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying kernel %s: %w", src, err)
-	}
-	return out.Close()
 }
 
 func size(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/mkimage/mkimage/internal/files"
 	"github.com/mkimage/mkimage/spec"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		}
 	}
 	if b.QEMU.Boot.DTB != "" {
-		if err := copyFile(filepath.Join(kdir, b.QEMU.Boot.DTB), filepath.Join(dir, DTBFile)); err != nil {
+		if err := files.Copy(filepath.Join(kdir, b.QEMU.Boot.DTB), filepath.Join(dir, DTBFile)); err != nil {
 			return err
 		}
 		f, err := manifest.Describe(dir, DTBFile)

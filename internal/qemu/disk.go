@@ -2,8 +2,8 @@ package qemu
 
 import (
 	"fmt"
+	"github.com/mkimage/mkimage/internal/files"
 	"github.com/mkimage/mkimage/spec"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,7 +98,7 @@ func prepareBoot(b board.Board, m *manifest.Manifest, dir, tmp string, opts Opti
 			}
 		}
 		own := filepath.Join(tmp, "efivars.fd")
-		if err := copyTo(vars, own); err != nil {
+		if err := files.Copy(vars, own); err != nil {
 			return nil, fmt.Errorf("copying the UEFI variable store: %w", err)
 		}
 		args = append(args,
@@ -125,21 +125,4 @@ func growDisk(file string, size int64) error {
 		return fmt.Errorf("growing the disk image: %w", err)
 	}
 	return nil
-}
-
-func copyTo(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
