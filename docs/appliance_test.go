@@ -23,6 +23,7 @@ import (
 	"github.com/mkimage/mkimage/httpfront"
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/qemu"
+	"github.com/mkimage/mkimage/internal/testkit"
 	qemutests "github.com/mkimage/mkimage/qemu-tests"
 	"github.com/mkimage/mkimage/spec"
 )
@@ -192,8 +193,8 @@ func hostFront(t *testing.T, a *appliance) *upstream {
 				cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", k, v))
 			}
 		}
-		startProc(t, cmd, filepath.Join(a.site.Dir, p.Name+".log"))
-		waitSocket(t, sock)
+		testkit.StartProc(t, cmd, filepath.Join(a.site.Dir, p.Name+".log"))
+		testkit.WaitSocket(t, sock)
 		procs = append(procs, cmd)
 		for i := range f.Apps {
 			if f.Apps[i].Pool == p.Name {

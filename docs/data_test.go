@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // TestDataWrite builds the guide's data-write program inside this module
@@ -46,8 +47,8 @@ func TestDataWrite(t *testing.T) {
 	sock := filepath.Join(work, "app.sock")
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "DATA_DIR=" + data, "FCGI_LISTEN=" + sock}
-	startProc(t, cmd, filepath.Join(work, "app.log"))
-	waitSocket(t, sock)
+	testkit.StartProc(t, cmd, filepath.Join(work, "app.log"))
+	testkit.WaitSocket(t, sock)
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the stale temporary file is still there at start: %v", err)
 	}

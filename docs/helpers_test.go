@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -102,94 +100,6 @@ func (s *site) paths(extra ...string) []string {
 }
 
 func (s *site) sock() string { return filepath.Join(s.Dir, "fcgiapp.sock") }
-
-// needPeer finds a server program; it skips the test when it is missing,
-// unless MKIMAGE_REQUIRE_PEERS=1 (CI), where it fails.
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	if os.Getenv("MKIMAGE_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s is not installed and MKIMAGE_REQUIRE_PEERS=1 (./do test installs it)", name)
-	}
-	t.Skipf("%s is not installed (set MKIMAGE_REQUIRE_PEERS=1 to fail instead)", name)
-	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startProc starts cmd with its output in logPath and stops it (SIGTERM,
-// then SIGKILL, by its PID) when the test ends.
-func startProc(t *testing.T, cmd *exec.Cmd, logPath string) {
-	t.Helper()
-	lf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = lf, lf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", cmd.Path, err)
-	}
-	lf.Close()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-}
-
-// waitHTTP waits until base answers anything, showing the logs if not.
-func waitHTTP(t *testing.T, base string, logs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	var b strings.Builder
-	for _, l := range logs {
-		data, _ := os.ReadFile(l)
-		fmt.Fprintf(&b, "--- %s\n%s\n", l, data)
-	}
-	t.Fatalf("%s did not answer in 15 s\n%s", base, b.String())
-}
-
-func waitSocket(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s after 10 s", path)
-}
 
 var client = &http.Client{
 	Timeout: 20 * time.Second,

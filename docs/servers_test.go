@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // The main configs below stand in for Debian's /etc/lighttpd/lighttpd.conf,
@@ -22,8 +24,8 @@ import (
 // file and returns its base URL.
 func startLighttpd(t *testing.T, s *site, name, snippet string) string {
 	t.Helper()
-	bin := needPeer(t, "lighttpd")
-	port := freePort(t)
+	bin := testkit.NeedPeer(t, "lighttpd")
+	port := testkit.FreePort(t)
 	inc := filepath.Join(s.Dir, name+".conf")
 	write(t, inc, snippet)
 	mime := ""
@@ -44,9 +46,9 @@ server.modules += ( "mod_staticfile" )
 	if out, err := exec.Command(bin, "-tt", "-f", main).CombinedOutput(); err != nil {
 		t.Fatalf("lighttpd rejects the config: %v\n%s\n%s", err, out, snippet)
 	}
-	startProc(t, exec.Command(bin, "-D", "-f", main), logPath)
+	testkit.StartProc(t, exec.Command(bin, "-D", "-f", main), logPath)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/", logPath)
+	testkit.WaitHTTP(t, base+"/", logPath)
 	return base
 }
 
@@ -54,8 +56,8 @@ server.modules += ( "mod_staticfile" )
 // sites-enabled file.
 func startNginx(t *testing.T, s *site, site string) string {
 	t.Helper()
-	bin := needPeer(t, "nginx")
-	port := freePort(t)
+	bin := testkit.NeedPeer(t, "nginx")
+	port := testkit.FreePort(t)
 	site = fill(t, site, "listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port))
 	conf := filepath.Join(s.Dir, "nginx")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
@@ -96,9 +98,9 @@ http {
 		t.Fatalf("nginx rejects the config: %v\n%s\n%s", err, out, site)
 	}
 	logPath := filepath.Join(conf, "stderr.log")
-	startProc(t, exec.Command(bin, args...), logPath)
+	testkit.StartProc(t, exec.Command(bin, args...), logPath)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/", logPath, filepath.Join(conf, "error.log"))
+	testkit.WaitHTTP(t, base+"/", logPath, filepath.Join(conf, "error.log"))
 	return base
 }
 
@@ -106,7 +108,7 @@ http {
 // block as a sites-enabled file and the modules a2enmod would enable.
 func startApache(t *testing.T, s *site, site string) string {
 	t.Helper()
-	bin := needPeer(t, "apache2")
+	bin := testkit.NeedPeer(t, "apache2")
 	const mods = "/usr/lib/apache2/modules"
 	if _, err := os.Stat(filepath.Join(mods, "mod_proxy_fcgi.so")); err != nil {
 		if os.Getenv("MKIMAGE_REQUIRE_PEERS") == "1" {
@@ -114,7 +116,7 @@ func startApache(t *testing.T, s *site, site string) string {
 		}
 		t.Skipf("Apache's modules are missing: %v", err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	site = fill(t, site, "<VirtualHost *:80>", fmt.Sprintf("<VirtualHost *:%d>", port))
 	conf := filepath.Join(s.Dir, "apache")
 	if err := os.MkdirAll(conf, 0o755); err != nil {
@@ -146,9 +148,9 @@ Include %[1]s/myapp.conf
 		t.Fatalf("apache2 rejects the config: %v\n%s\n%s", err, out, site)
 	}
 	logPath := filepath.Join(conf, "stderr.log")
-	startProc(t, exec.Command(bin, "-X", "-f", main), logPath)
+	testkit.StartProc(t, exec.Command(bin, "-X", "-f", main), logPath)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHTTP(t, base+"/", logPath, filepath.Join(conf, "error.log"))
+	testkit.WaitHTTP(t, base+"/", logPath, filepath.Join(conf, "error.log"))
 	return base
 }
 
@@ -244,8 +246,8 @@ func startUnits(t *testing.T, s *site, sockUnit, svcUnit string) {
 		cmd.Env = append(cmd.Env, strings.Fields(e)...)
 	}
 	cmd.Stdin = f
-	startProc(t, cmd, filepath.Join(s.Dir, "myapp.log"))
-	waitSocket(t, path)
+	testkit.StartProc(t, cmd, filepath.Join(s.Dir, "myapp.log"))
+	testkit.WaitSocket(t, path)
 }
 
 // TestAppOnItsOwnSocket runs the app as the guide's systemd units say, then

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 func TestHTTPRequestFromParams(t *testing.T) {
@@ -139,7 +140,7 @@ func TestPanicAfterHeadersDropsConnection(t *testing.T) {
 			t.Fatal("END_REQUEST after a panic mid-response")
 		}
 	}
-	waitFor(t, func() bool { return srv.Stats().Conns == 0 && srv.Stats().Busy == 0 })
+	testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { return srv.Stats().Conns == 0 && srv.Stats().Busy == 0 })
 }
 
 func TestStderr(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // cgiFcgi runs libfcgi's cgi-fcgi as a one-shot client: the CGI variables
@@ -50,7 +51,7 @@ func cgiEnv(method, uri string, extra ...string) []string {
 
 // TestCgiFcgi uses libfcgi's cgi-fcgi as an independent client.
 func TestCgiFcgi(t *testing.T) {
-	bin := needPeer(t, "cgi-fcgi")
+	bin := testkit.NeedPeer(t, "cgi-fcgi")
 	slowEcho := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(50 * time.Millisecond) // an early EOF would cancel us now
 		echoHandler().ServeHTTP(w, r)
@@ -81,8 +82,8 @@ func TestCgiFcgi(t *testing.T) {
 // TestSpawnFcgi starts the example app with spawn-fcgi (the socket on fd 0),
 // queries it with cgi-fcgi, and stops it with SIGTERM.
 func TestSpawnFcgi(t *testing.T) {
-	spawn := needPeer(t, "spawn-fcgi")
-	client := needPeer(t, "cgi-fcgi")
+	spawn := testkit.NeedPeer(t, "spawn-fcgi")
+	client := testkit.NeedPeer(t, "cgi-fcgi")
 	app := buildApp(t)
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	cmd := exec.Command(spawn, "-n", "-s", sock, "--", app) // -n: exec, no fork
@@ -93,7 +94,7 @@ func TestSpawnFcgi(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitSocket(t, sock)
+	testkit.WaitSocket(t, sock)
 	out := cgiFcgi(t, client, sock, cgiEnv("GET", "/hello"), nil)
 	if !strings.HasSuffix(out, "\r\n\r\nhello\n") {
 		t.Errorf("GET /hello: %q", out)
@@ -108,19 +109,6 @@ func TestSpawnFcgi(t *testing.T) {
 	if err := waitExit(cmd, 5*time.Second); err != nil {
 		t.Errorf("after SIGTERM: %v\n%s", err, logs.String())
 	}
-}
-
-func waitSocket(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s after 10s", path)
 }
 
 // waitExit waits for cmd and returns an error unless it exits 0 within d.

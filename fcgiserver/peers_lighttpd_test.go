@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // lighttpdConf spawns the example app through bin-path with max-procs 2.
@@ -31,11 +33,11 @@ fastcgi.server = ( "/app" => ((
 // TestLighttpd runs the example app behind lighttpd 1.4's mod_fastcgi,
 // which spawns it with the listening socket on fd 0.
 func TestLighttpd(t *testing.T) {
-	bin := needPeer(t, "lighttpd")
+	bin := testkit.NeedPeer(t, "lighttpd")
 	app := buildApp(t)
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "www"), 0o755)
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	conf := filepath.Join(dir, "lighttpd.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(lighttpdConf, dir, port, app)), 0o644); err != nil {
 		t.Fatal(err)
@@ -43,7 +45,7 @@ func TestLighttpd(t *testing.T) {
 	logPath := filepath.Join(dir, "lighttpd.log") // lighttpd's and the apps' stderr
 	cmd := startDaemon(t, logPath, bin, "-D", "-f", conf)
 	base := fmt.Sprintf("http://127.0.0.1:%d/app", port)
-	waitHTTP(t, base+"/hello", logPath)
+	testkit.WaitHTTP(t, base+"/hello", logPath)
 	c := httpClient()
 
 	t.Run("status page", func(t *testing.T) {

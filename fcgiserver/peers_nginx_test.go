@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // nginxConf proxies /app/ to a unix socket with keep-alive FastCGI
@@ -107,13 +109,13 @@ func (h *nginxHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // TestNginx serves through nginx's fastcgi_pass to a unix socket.
 func TestNginx(t *testing.T) {
-	bin := needPeer(t, "nginx")
+	bin := testkit.NeedPeer(t, "nginx")
 	h := &nginxHandler{cancelled: make(chan error, 8)}
 	cfg := DefaultConfig()
 	cfg.MaxThreads, cfg.MaxSpare = 8, 4
 	srv, sock := testServer(t, h, cfg)
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, sock, port)), 0o644); err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func TestNginx(t *testing.T) {
 	logPath := filepath.Join(dir, "stderr.log")
 	startDaemon(t, logPath, bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", conf)
 	base := fmt.Sprintf("http://127.0.0.1:%d/app", port)
-	waitHTTP(t, base+"/hello", logPath)
+	testkit.WaitHTTP(t, base+"/hello", logPath)
 	c := httpClient()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 
@@ -147,7 +149,7 @@ func TestNginx(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(conn, "GET /app/slow?ms=20000 HTTP/1.1\r\nHost: test\r\n\r\n")
-		waitFor(t, func() bool { return srv.Stats().Busy == 1 })
+		testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { return srv.Stats().Busy == 1 })
 		conn.Close()
 		expectCancel(t, h.cancelled)
 	})

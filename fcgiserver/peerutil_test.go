@@ -11,34 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
-
-// needPeer finds a peer program; it skips the test when the program is
-// missing, unless MKIMAGE_REQUIRE_PEERS=1 (CI), where it fails.
-func needPeer(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); isExec(p) {
-			return p
-		}
-	}
-	if os.Getenv("MKIMAGE_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s is not installed and MKIMAGE_REQUIRE_PEERS=1", name)
-	}
-	t.Skipf("%s is not installed (set MKIMAGE_REQUIRE_PEERS=1 to fail instead)", name)
-	return ""
-}
-
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode()&0o111 != 0
-}
 
 // buildApp builds examples/fcgiapp into a temporary directory.
 func buildApp(t *testing.T) string {
@@ -49,60 +26,6 @@ func buildApp(t *testing.T) string {
 		t.Fatalf("building the example app: %v\n%s", err, b)
 	}
 	return out
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startDaemon starts a web server in the foreground with its output in
-// logPath, and stops it (SIGTERM, then SIGKILL) when the test ends.
-func startDaemon(t *testing.T, logPath string, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	logFile.Close()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return cmd
-}
-
-// waitHTTP polls url until it answers or the peer's log shows it died.
-func waitHTTP(t *testing.T, url, logPath string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(logPath)
-	t.Fatalf("%s did not answer in 10s; log:\n%s", url, b)
 }
 
 func httpClient() *http.Client {
@@ -237,4 +160,13 @@ func readAll(t *testing.T, r io.ReadCloser) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// startDaemon starts a web server in the foreground with its output in
+// logPath, stopped when the test ends.
+func startDaemon(t *testing.T, logPath string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	testkit.StartProc(t, cmd, logPath)
+	return cmd
 }

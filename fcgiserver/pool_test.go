@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 func TestOverloaded(t *testing.T) {
@@ -55,20 +56,20 @@ func TestSpares(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MinSpare, cfg.MaxSpare, cfg.MaxThreads = 2, 3, 10
 	srv, path := testServer(t, h, cfg)
-	waitFor(t, func() bool { st := srv.Stats(); return st.Idle == 2 && st.Workers == 2 })
+	testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { st := srv.Stats(); return st.Idle == 2 && st.Workers == 2 })
 	conns := make([]net.Conn, 8)
 	for i := range conns {
 		conns[i] = dial(t, path)
 		sendRequest(t, conns[i], 1, 0, getParams("/"), nil)
 	}
 	// Eight busy, and spares refilled to MinSpare within MaxThreads.
-	waitFor(t, func() bool { st := srv.Stats(); return st.Busy == 8 && st.Idle == 2 && st.Workers == 10 })
+	testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { st := srv.Stats(); return st.Busy == 8 && st.Idle == 2 && st.Workers == 10 })
 	close(release)
 	for _, c := range conns {
 		readReplies(t, record.NewReader(c), 1)
 	}
 	// Back to idle: at most MaxSpare workers stay.
-	waitFor(t, func() bool { st := srv.Stats(); return st.Busy == 0 && st.Idle == 3 && st.Workers == 3 })
+	testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { st := srv.Stats(); return st.Busy == 0 && st.Idle == 3 && st.Workers == 3 })
 }
 
 func TestSlowBodyReaderDoesNotBlockOthers(t *testing.T) {

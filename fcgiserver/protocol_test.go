@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 func echoHandler() http.Handler {
@@ -250,18 +251,7 @@ func TestConnectionLossCancels(t *testing.T) {
 	<-cr.started
 	c.Close()
 	cr.wait(t, ErrConnClosed)
-	waitFor(t, func() bool { return srv.Stats().Cancelled == 1 && srv.Stats().Conns == 0 })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the condition", 10*time.Second, func() bool { return srv.Stats().Cancelled == 1 && srv.Stats().Conns == 0 })
 }
 
 func TestUnreadBodyWithoutKeepConn(t *testing.T) {

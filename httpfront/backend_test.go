@@ -1,7 +1,6 @@
 package httpfront
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
 )
@@ -150,40 +148,6 @@ type counter struct {
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.n.Add(1)
 	c.h.ServeHTTP(w, r)
-}
-
-// waitFor polls cond for up to 5 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
-var errPeerMissing = errors.New("peer missing")
-
-// needPeer skips when a Debian peer is missing, unless
-// MKIMAGE_REQUIRE_PEERS=1 (CI), where it fails.
-func needPeer(t testing.TB, bin string) string {
-	t.Helper()
-	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"} {
-		if p := filepath.Join(dir, bin); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("MKIMAGE_REQUIRE_PEERS") == "1" {
-		t.Fatalf("%s: %v (MKIMAGE_REQUIRE_PEERS=1)", bin, errPeerMissing)
-	}
-	t.Skipf("%s not installed", bin)
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }
 
 // echoParams answers with the request's params, one NAME=value a line.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -183,7 +184,7 @@ func TestLeastOutstanding(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); do(t, f, "GET", "/a/slow", nil) }()
-	waitFor(t, "the slow request", func() bool { return busy.Load() != nil })
+	testkit.WaitFor(t, "the slow request", 5*time.Second, func() bool { return busy.Load() != nil })
 	for i := 0; i < 10; i++ {
 		if w := do(t, f, "GET", "/a/x", nil); w.Header().Get("X-Backend") == busy.Load() {
 			t.Fatalf("request %d went to the busy backend", i)

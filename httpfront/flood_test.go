@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -143,8 +144,8 @@ func startFrontProcess(t *testing.T, files map[string]string, apps ...spec.App) 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
-	startProc(t, cmd)
-	waitFor(t, "the front end to listen", func() bool {
+	testkit.StartProc(t, cmd, "")
+	testkit.WaitFor(t, "the front end to listen", 5*time.Second, func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -148,9 +149,9 @@ func TestLoopWriteTimeout(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "the server to hold the connection", func() bool { return s.fast.openConns() == 1 })
+	testkit.WaitFor(t, "the server to hold the connection", 5*time.Second, func() bool { return s.fast.openConns() == 1 })
 	start := time.Now()
-	waitFor(t, "the client that does not read to be cut", func() bool { return s.fast.openConns() == 0 })
+	testkit.WaitFor(t, "the client that does not read to be cut", 5*time.Second, func() bool { return s.fast.openConns() == 0 })
 	if d := time.Since(start); d < 100*time.Millisecond || d > 2*time.Second {
 		t.Errorf("cut after %v, want about the write timeout (300 ms)", d)
 	}
@@ -208,7 +209,7 @@ func TestSharedFileDescriptor(t *testing.T) {
 	if got, err := get(""); err != nil || !bytes.Equal(got, body2) {
 		t.Fatalf("after replacing the file: %d bytes, %v; want the new content", len(got), err)
 	}
-	waitFor(t, "the replaced file's descriptor to close", func() bool {
+	testkit.WaitFor(t, "the replaced file's descriptor to close", 5*time.Second, func() bool {
 		return openDescriptors(t, path+" (deleted)") == 0
 	})
 }
@@ -366,7 +367,7 @@ func testIdleConnBuffersShrink(t *testing.T, so ServerOptions) {
 				c.Close()
 			}
 			// closed connections go back to the loops' free lists
-			waitFor(t, "the connections to close", func() bool { return s.fast.openConns() == 0 })
+			testkit.WaitFor(t, "the connections to close", 5*time.Second, func() bool { return s.fast.openConns() == 0 })
 		}()
 		for range conns {
 			c, err := net.Dial("tcp", addr)

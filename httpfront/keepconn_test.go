@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -98,7 +99,7 @@ func TestAutoKeepConn(t *testing.T) {
 	}
 	asked := func(f *Front) int64 {
 		b := f.apps[0].pool.Backends()[0]
-		waitFor(t, "GET_VALUES answer", func() bool { _, done := b.MaxConns(); return done })
+		testkit.WaitFor(t, "GET_VALUES answer", 5*time.Second, func() bool { _, done := b.MaxConns(); return done })
 		n, _ := b.MaxConns()
 		return n
 	}
@@ -168,20 +169,20 @@ func TestAutoKeepConn(t *testing.T) {
 // with the default keep_conn: php-cgi serves one connection at a time,
 // so none may wait behind an idle connection the front end keeps.
 func TestPHPCGIConcurrent(t *testing.T) {
-	php := needPeer(t, "php-cgi")
+	php := testkit.NeedPeer(t, "php-cgi")
 	if _, err := exec.LookPath(php); err != nil && !errors.Is(err, exec.ErrDot) {
 		t.Skip(err)
 	}
 	dir := sockDir(t)
 	sock := filepath.Join(dir, "php.sock")
-	startProc(t, exec.Command(php, "-n", "-b", sock))
-	waitSocket(t, sock)
+	testkit.StartProc(t, exec.Command(php, "-n", "-b", sock), "")
+	testkit.WaitSocket(t, sock)
 	root := tree(t, map[string]string{"ok.php": "<?php echo 'ok';"})
 	f := newFront(t, spec.Front{Root: root, FastCGI: spec.FastCGI{ResponseTimeoutMS: 5000},
 		Apps: []spec.App{{Name: "php", Prefix: "/", CheckLocal: true, Backends: []string{"unix:" + sock}}}}, Options{})
 	hammer(t, f, "/ok.php", 1, 1)
 	b := f.apps[0].pool.Backends()[0]
-	waitFor(t, "GET_VALUES answer", func() bool { _, done := b.MaxConns(); return done })
+	testkit.WaitFor(t, "GET_VALUES answer", 5*time.Second, func() bool { _, done := b.MaxConns(); return done })
 	if n, _ := b.MaxConns(); n > 1 {
 		t.Errorf("php-cgi counted as serving %d connections", n)
 	}

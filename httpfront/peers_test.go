@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -37,26 +38,6 @@ func (l *countingListener) Accept() (net.Conn, error) {
 
 func serveFCGI(ln net.Listener, h http.Handler) { _ = fcgi.Serve(ln, h) }
 
-// startProc starts a peer process and kills it (by its PID) at cleanup.
-func startProc(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-}
-
-func waitSocket(t *testing.T, p string) {
-	waitFor(t, p, func() bool {
-		c, err := net.Dial("unix", p)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
 const phpPage = `<?php
 header("X-Powered: php");
 if ($_SERVER["REQUEST_METHOD"] === "POST") {
@@ -69,11 +50,11 @@ if ($_SERVER["REQUEST_METHOD"] === "POST") {
 `
 
 func TestPHPCGI(t *testing.T) {
-	php := needPeer(t, "php-cgi")
+	php := testkit.NeedPeer(t, "php-cgi")
 	dir := sockDir(t)
 	sock := filepath.Join(dir, "php.sock")
-	startProc(t, exec.Command(php, "-n", "-d", "upload_max_filesize=8M", "-d", "post_max_size=16M", "-b", sock))
-	waitSocket(t, sock)
+	testkit.StartProc(t, exec.Command(php, "-n", "-d", "upload_max_filesize=8M", "-d", "post_max_size=16M", "-b", sock), "")
+	testkit.WaitSocket(t, sock)
 	root := tree(t, map[string]string{"index.html": "static", "php/form.php": phpPage})
 	f := newFront(t, spec.Front{Root: root, Apps: []spec.App{{Name: "php", Prefix: "/php", CheckLocal: true, Backends: []string{"unix:" + sock}}}}, Options{})
 	srv := httptest.NewServer(f)
@@ -134,8 +115,8 @@ func TestExampleApp(t *testing.T) {
 		sock := filepath.Join(dir, "app."+string(rune('0'+i))+".sock")
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "FCGI_LISTEN="+sock)
-		startProc(t, cmd)
-		waitSocket(t, sock)
+		testkit.StartProc(t, cmd, "")
+		testkit.WaitSocket(t, sock)
 		backends = append(backends, "unix:"+sock)
 	}
 	root := tree(t, map[string]string{"index.html": "static"})

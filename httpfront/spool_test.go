@@ -15,7 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -72,7 +74,7 @@ func TestSpoolBudgetConcurrentUploads(t *testing.T) {
 			results[i] = result{resp.StatusCode, string(b), fmt.Sprintf("%d %x", size, sum), resp.Header.Get("Retry-After")}
 		})
 	}
-	waitFor(t, "every upload admitted or refused", func() bool { return arrived.Load()+rejected.Load() == clients })
+	testkit.WaitFor(t, "every upload admitted or refused", 5*time.Second, func() bool { return arrived.Load()+rejected.Load() == clients })
 	close(gate)
 	wg.Wait()
 
@@ -104,7 +106,7 @@ func TestSpoolBudgetConcurrentUploads(t *testing.T) {
 	srv.Client().CloseIdleConnections()
 	srv.CloseClientConnections()
 	f.Close() // and the kept backend connections, whose server goroutines end
-	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testkit.WaitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // spoolOf spools body with l; the caller ends what it returns.
