@@ -76,7 +76,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		}
 	}
 	if b.Disk.Layout == board.LayoutPC {
-		if s.GRUB, err = disk.MakeGRUB(ctx, 2); err != nil {
+		if s.GRUB, err = disk.MakeGRUB(ctx, disk.BootIndex(b)); err != nil {
 			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
 	}

@@ -158,6 +158,18 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	return lay, nil
 }
 
+// BootIndex is the number (1-based) of the boot partition in b's layout,
+// which GRUB's BIOS core image names in its prefix.
+func BootIndex(b board.Board) int {
+	lay, _ := plan(b, 1, ids{})
+	for _, p := range lay.Partitions {
+		if p.Name == "boot" {
+			return p.Index
+		}
+	}
+	return 0
+}
+
 // plan lays the partitions out: 1 MiB aligned, the data partition last.
 func plan(b board.Board, bootMiB int, id ids) (Layout, int64) {
 	d := b.Disk
