@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -346,5 +347,36 @@ func TestHostileAfterHeaderCutsResponse(t *testing.T) {
 	_, body, err := getCut(srv.URL + "/a/x")
 	if err == nil || strings.Contains(body, "WORLD") {
 		t.Errorf("body %q, err %v: want a cut response without the other request's bytes", body, err)
+	}
+}
+
+// A member that answers FCGI_OVERLOADED after the request's body went to
+// it: the request is not retried on another member with the body already
+// consumed (the next one got CONTENT_LENGTH 5 and an empty STDIN); the
+// client gets 503, or a member that got the whole body answers.
+func TestOverloadedWithBodyNotResent(t *testing.T) {
+	dir := sockDir(t)
+	over := rawBackend(t, dir, "over", func(c net.Conn, w *record.Writer, _ map[string]string) {
+		w.WriteEndRequest(1, 0, record.StatusOverloaded)
+		w.Flush()
+	})
+	echo := goBackend(t, dir, "echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "got %d of %d", len(b), r.ContentLength)
+	}))
+	f := newFront(t, spec.Front{Root: tree(t, map[string]string{"index.html": "x"}),
+		Apps: []spec.App{{Name: "a", Prefix: "/a", Backends: []string{over, echo}, FastCGI: spec.FastCGI{ResponseTimeoutMS: 3000}}}}, Options{})
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	for i := range 6 {
+		resp, err := http.Post(srv.URL+"/a/x", "text/plain", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 && (resp.StatusCode != 200 || string(b) != "got 5 of 5") {
+			t.Errorf("POST %d: %d %q, want 503 or the whole body at a member", i, resp.StatusCode, b)
+		}
 	}
 }

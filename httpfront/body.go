@@ -75,8 +75,19 @@ func (l limits) prepareBody(w http.ResponseWriter, r *http.Request) (appBody, er
 }
 
 // spool reads a body of unknown length: into memory up to memSpool, on to
-// a file beyond, both within their budgets (spool.go).
+// a file beyond, both within their budgets (spool.go). src reads at most
+// maxBody+1 bytes: a body that has them is over the limit (413), never
+// passed on cut short.
 func (l limits) spool(src io.Reader) (appBody, error) {
+	b, err := l.spoolAll(src)
+	if err == nil && b.length > l.maxBody {
+		b.cleanup()
+		return appBody{}, errTooLarge
+	}
+	return b, err
+}
+
+func (l limits) spoolAll(src io.Reader) (appBody, error) {
 	buf, full, err := l.readMem(src)
 	switch {
 	case err != nil:

@@ -210,7 +210,7 @@ func (a *appRoute) bodyError(w http.ResponseWriter, err error) {
 func (a *appRoute) backendError(w http.ResponseWriter, err error) {
 	a.logf("httpfront: app %s: %v", a.name, err)
 	switch {
-	case errors.Is(err, fcgiclient.ErrNoBackend):
+	case errors.Is(err, fcgiclient.ErrNoBackend), errors.Is(err, fcgiclient.ErrOverloaded):
 		http.Error(w, "503 service unavailable", http.StatusServiceUnavailable)
 	case fcgiclient.IsTimeout(err):
 		http.Error(w, "504 gateway timeout", http.StatusGatewayTimeout)

@@ -252,3 +252,28 @@ func TestByteBudget(t *testing.T) {
 		t.Errorf("peak %d", b.peak.Load())
 	}
 }
+
+// A chunked body over max_body_bytes is refused (413), whether it would
+// have stayed in memory or gone to the spool file: the reader stops at
+// maxBody+1 bytes, and those were once passed on to the app, cut short.
+func TestSpoolOverLimitRefused(t *testing.T) {
+	for _, c := range []struct{ maxBody, size int64 }{
+		{10000, 50000},         // in memory
+		{100 << 10, 300 << 10}, // in the spool file
+		{10000, 10001},
+	} {
+		l := testLimits(t, c.maxBody, 4<<20, 4<<20)
+		src := io.LimitReader(bytes.NewReader(bytes.Repeat([]byte("s"), int(c.size))), l.maxBody+1)
+		body, err := l.spool(src)
+		if !errors.Is(err, errTooLarge) {
+			t.Errorf("max %d, body %d: length %d, err %v; want errTooLarge", c.maxBody, c.size, body.length, err)
+		}
+		if l.mem.used.Load() != 0 || l.disk.used.Load() != 0 {
+			t.Errorf("max %d, body %d: budgets still hold %d and %d bytes", c.maxBody, c.size, l.mem.used.Load(), l.disk.used.Load())
+		}
+	}
+	l := testLimits(t, 10000, 4<<20, 4<<20)
+	if b, err := l.spool(io.LimitReader(bytes.NewReader(make([]byte, 10000)), l.maxBody+1)); err != nil || b.length != 10000 {
+		t.Errorf("a body of exactly max_body_bytes: length %d, %v", b.length, err)
+	}
+}

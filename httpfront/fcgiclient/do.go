@@ -22,6 +22,11 @@ import (
 // (the front end answers 504).
 var ErrTimeout = errors.New("FastCGI backend timed out")
 
+// ErrOverloaded means the app answered FCGI_OVERLOADED to a request whose
+// body it had already been sent, so the request could not go to another
+// member (the front end answers 503).
+var ErrOverloaded = errors.New("FastCGI backend overloaded")
+
 // errNotSent marks a failure before the app could have seen the request,
 // which makes a retry on another member safe.
 var errNotSent = errors.New("request not sent")
@@ -163,6 +168,10 @@ func (p *Pool) send(c *Conn, req *Request) (*Response, error) {
 		stray := req.Body == nil && c.reused && !resp.sr.own && errors.Is(err, errProtocol)
 		resp.abort()
 		switch {
+		case resp.sr.overloaded && req.Body != nil:
+			// The body went (or began to go) to this member: it cannot
+			// be sent again to another.
+			return nil, fmt.Errorf("%w: %s: %w", ErrOverloaded, c.b.Name, err)
 		case silent && c.reused, resp.sr.overloaded:
 			return nil, fmt.Errorf("%w: %s: %w", errNotSent, c.b.Name, err)
 		case (silent || stray) && req.Idempotent:
