@@ -104,7 +104,18 @@ func fdPath(f *os.File) (string, error) {
 	return p, nil
 }
 
-func (c *dirCache) close() error { return c.root.Close() }
+// close gives up the cache's descriptors (the directory's and the large
+// files' the entries keep; a request still sending from one keeps it until
+// it is done), so a reload does not leave them to the garbage collector.
+func (c *dirCache) close() error {
+	c.entries.Range(func(k, v any) bool {
+		if _, loaded := c.entries.LoadAndDelete(k); loaded {
+			c.dropFiles(v.(*entry))
+		}
+		return true
+	})
+	return c.root.Close()
+}
 
 // open opens name under the root and reports it to the test hook.
 func (c *dirCache) open(name string) (*os.File, error) {

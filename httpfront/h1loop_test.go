@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -393,4 +394,30 @@ func testIdleConnBuffersShrink(t *testing.T, so ServerOptions) {
 	if grown > conns*(32<<10) {
 		t.Errorf("%d idle connections keep %d bytes more after a long head", conns, grown)
 	}
+}
+
+// A reload gives up the old front end's cached descriptors at once, not
+// when the garbage collector finds them.
+func TestReloadClosesCachedFiles(t *testing.T) {
+	root := tree(t, map[string]string{"big.bin": string(randomBytes(t, 1<<20))})
+	cfg := spec.Front{Root: root}
+	s, addr := startServerOpt(t, cfg, ServerOptions{})
+	resp, err := http.Get("http://" + addr + "/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	path := filepath.Join(root, "big.bin")
+	if n := openDescriptors(t, path); n != 1 {
+		t.Fatalf("%d descriptors open on %s before the reload, want the cached one", n, path)
+	}
+	old := s.cur.Load()
+	if err := s.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the old front end's descriptor to close", 5*time.Second, func() bool {
+		return openDescriptors(t, path) == 0
+	})
+	runtime.KeepAlive(old)
 }
