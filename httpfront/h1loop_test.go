@@ -421,3 +421,37 @@ func TestReloadClosesCachedFiles(t *testing.T) {
 	})
 	runtime.KeepAlive(old)
 }
+
+// A front end being closed waits for its requests, but never makes a new
+// user wait behind it: enter reports false at once (a read lock would
+// block behind the waiting Close, and an event loop with it).
+func TestInflightCloseDoesNotBlockUsers(t *testing.T) {
+	var u inflight
+	if !u.enter() {
+		t.Fatal("enter on an open front end")
+	}
+	drained := make(chan struct{})
+	go func() { u.drain(); close(drained) }()
+	testkit.WaitFor(t, "drain to start", 5*time.Second, u.closing.Load)
+	entered := make(chan bool)
+	go func() { entered <- u.enter() }()
+	select {
+	case ok := <-entered:
+		if ok {
+			t.Error("a new user entered a closing front end")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a new user waited behind Close")
+	}
+	select {
+	case <-drained:
+		t.Fatal("Close did not wait for the request in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	u.leave()
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close still waits after the last request left")
+	}
+}

@@ -52,6 +52,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mkimage/mkimage/spec"
@@ -79,10 +80,40 @@ type Front struct {
 	limits  limits
 	budget  cacheBudget
 
-	// mu is read-held by every request the Server routes here and
-	// write-held by Close, which so waits for them.
-	mu     sync.RWMutex
-	closed bool
+	// use counts the requests the Server routes here (Server.acquire);
+	// Close waits for them. Unlike a read lock, a count never makes a new
+	// request wait behind a Close that is waiting (an event loop would
+	// stall with it during a reload).
+	use inflight
+}
+
+// inflight counts users and lets a closer wait until none is left.
+type inflight struct {
+	n       atomic.Int64
+	closing atomic.Bool
+	closed  sync.Once
+}
+
+// enter counts a user in; false means the front end is closing and the
+// caller must not use it.
+func (u *inflight) enter() bool {
+	u.n.Add(1)
+	if u.closing.Load() {
+		u.leave()
+		return false
+	}
+	return true
+}
+
+func (u *inflight) leave() { u.n.Add(-1) }
+
+// drain stops new users and waits until the last one left (Close is rare:
+// a poll is enough).
+func (u *inflight) drain() {
+	u.closing.Store(true)
+	for u.n.Load() > 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 type aliasRoute struct {
@@ -182,12 +213,11 @@ func ms(v int, def time.Duration) time.Duration {
 // Close releases the front end's directories and backend connections
 // after the requests a Server routed to it have finished.
 func (f *Front) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return
-	}
-	f.closed = true
+	f.use.drain()
+	f.use.closed.Do(f.release)
+}
+
+func (f *Front) release() {
 	if f.root != nil {
 		f.root.cache.close()
 	}

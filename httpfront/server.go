@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -146,16 +147,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// acquire returns the current front end, read-locked so that a reload
-// closes it only after this request.
+// acquire returns the current front end, counted in so that a reload
+// closes it only after this request; the caller calls f.use.leave.
 func (s *Server) acquire() *Front {
 	for {
-		f := s.cur.Load()
-		f.mu.RLock()
-		if !f.closed {
+		if f := s.cur.Load(); f.use.enter() {
 			return f
 		}
-		f.mu.RUnlock()
+		runtime.Gosched() // a reload is swapping it; Shutdown's is final
 	}
 }
 
@@ -163,7 +162,7 @@ func (s *Server) acquire() *Front {
 // front end and logs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f := s.acquire()
-	defer f.mu.RUnlock()
+	defer f.use.leave()
 	s.serve(f, f.route(r), w, r)
 }
 
@@ -172,7 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // nothing.
 func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request) bool {
 	f := s.acquire()
-	defer f.mu.RUnlock()
+	defer f.use.leave()
 	rt := f.route(r)
 	if !rt.fromMemory() {
 		return false
