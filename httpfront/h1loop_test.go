@@ -455,3 +455,23 @@ func TestInflightCloseDoesNotBlockUsers(t *testing.T) {
 		t.Fatal("Close still waits after the last request left")
 	}
 }
+
+// Shutdown returns when its context ends even if a request is still in
+// flight on the front end.
+func TestShutdownBoundedByContext(t *testing.T) {
+	s, _ := startServerOpt(t, spec.Front{Root: tree(t, map[string]string{"index.html": "x"})}, ServerOptions{})
+	f := s.acquire() // a request that does not end
+	defer f.use.leave()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Shutdown reported success with a request in flight")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown waited for the request past its context")
+	}
+}

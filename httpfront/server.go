@@ -140,7 +140,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, srv := range s.servers {
 		errs = append(errs, srv.Shutdown(ctx))
 	}
-	s.cur.Load().Close()
+	// A slow download or app request must not hold shutdown past ctx.
+	closed := make(chan struct{})
+	go func() { s.cur.Load().Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("requests still in flight at the end of the grace period: %w", ctx.Err()))
+	}
 	if s.log != nil {
 		s.log.close()
 	}
