@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -48,13 +49,14 @@ func (n Network) AllInterfaces() []Interface {
 }
 
 func (c *Config) validateNetwork() error {
+	var errs []error
 	for _, s := range c.Network.NTP {
 		host := s
 		if h, _, err := net.SplitHostPort(s); err == nil {
 			host = h
 		}
 		if host == "" || strings.ContainsAny(host, " /\t") {
-			return c.errf("network.ntp", "%q is not a host name or address", s)
+			errs = append(errs, c.errf("network.ntp", "%q is not a host name or address", s))
 		}
 	}
 	names := map[string]bool{}
@@ -63,23 +65,23 @@ func (c *Config) validateNetwork() error {
 		if i > 0 {
 			key = fmt.Sprintf("network.extra.%d", i-1)
 			if ifc.Interface == "" {
-				return c.errf(key+".interface", "missing: extra interfaces need a name like eth1")
+				errs = append(errs, c.errf(key+".interface", "missing: extra interfaces need a name like eth1"))
 			}
 		}
 		if ifc.Interface != "" {
 			if !nameRE.MatchString(strings.ToLower(ifc.Interface)) {
-				return c.errf(key+".interface", "%q is not an interface name", ifc.Interface)
+				errs = append(errs, c.errf(key+".interface", "%q is not an interface name", ifc.Interface))
 			}
 			if names[ifc.Interface] {
-				return c.errf(key+".interface", "%s is configured twice", ifc.Interface)
+				errs = append(errs, c.errf(key+".interface", "%s is configured twice", ifc.Interface))
 			}
 			names[ifc.Interface] = true
 		}
 		if err := c.validateInterface(key, ifc); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) validateInterface(key string, n Interface) error {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -50,6 +51,7 @@ func ParseMode(s string) (uint32, error) {
 }
 
 func (c *Config) validatePermissions() error {
+	var errs []error
 	apps := map[string]bool{}
 	for _, a := range c.Apps {
 		if a.Program != "" {
@@ -59,28 +61,28 @@ func (c *Config) validatePermissions() error {
 	for i, p := range c.Permissions {
 		key := fmt.Sprintf("permissions.%d", i)
 		if !path.IsAbs(p.Path) || path.Clean(p.Path) != p.Path || p.Path == "/" {
-			return c.errf(key+".path", "%q: a clean absolute path in the image, like /etc/shop", p.Path)
+			errs = append(errs, c.errf(key+".path", "%q: a clean absolute path in the image, like /etc/shop", p.Path))
 		}
 		for _, t := range toolPaths {
 			if under(p.Path, t) || under(t, p.Path) {
-				return c.errf(key+".path", "%s holds the tool's own %s: its permissions are fixed", p.Path, t)
+				errs = append(errs, c.errf(key+".path", "%s holds the tool's own %s: its permissions are fixed", p.Path, t))
 			}
 		}
 		switch {
 		case p.Owner == "" || p.Owner == "root" || p.Owner == "httpfront" || apps[p.Owner]:
 		default:
-			return c.errf(key+".owner", "%q: use \"root\", \"httpfront\" or the name of an app with a program", p.Owner)
+			errs = append(errs, c.errf(key+".owner", "%q: use \"root\", \"httpfront\" or the name of an app with a program", p.Owner))
 		}
 		if p.Mode != "" {
 			if _, err := ParseMode(p.Mode); err != nil {
-				return c.errf(key+".mode", "%v", err)
+				errs = append(errs, c.errf(key+".mode", "%v", err))
 			}
 		}
 		if p.Owner == "" && p.Mode == "" {
-			return c.errf(key, "set owner, mode or both")
+			errs = append(errs, c.errf(key, "set owner, mode or both"))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // checkImagePath refuses a host path copied into the image (an app's files)

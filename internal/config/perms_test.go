@@ -67,3 +67,42 @@ func TestPermissionsGood(t *testing.T) {
 		t.Errorf("mode = %o, %v", m, err)
 	}
 }
+
+// A file with several mistakes reports all of them in one run, in the
+// order of the file (they used to come one fix at a time).
+func TestAllErrorsInFileOrder(t *testing.T) {
+	p := writeConfig(t, `hostname = "a_b"
+[network]
+dhcp = true
+mtu = 100
+[web]
+root = "www"
+access_log = "loud"
+idle_timeout = "500us"
+[[app]]
+name = "httpfront"
+prefix = "/a/"
+program = "x"
+procs = 0
+env = { "A-B" = "1" }
+[[permissions]]
+path = "etc/x"
+mode = "9"
+`)
+	_, err := Load(p)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := []string{":1:1: hostname", ":4:1: network.mtu", ":7:1: web.access_log", ":8:1: web.idle_timeout",
+		":10:1: app.0.name", ":11:1: app.0.prefix", ":13:1: app.0.procs", ":14:1: app.0.env",
+		":16:1: permissions.0.path", ":17:1: permissions.0.mode"}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("error %d: %q, want %q", i+1, lines[i], w)
+		}
+	}
+}

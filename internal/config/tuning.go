@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,32 +9,33 @@ import (
 )
 
 func (c *Config) validateTuning(key string, a App) error {
+	var errs []error
 	if _, err := a.StackBytes(); err != nil {
-		return c.errf(key+".stack_size", "%v", err)
+		errs = append(errs, c.errf(key+".stack_size", "%v", err))
 	}
 	if a.MaxThreads < 0 || a.MaxThreads > 10000 {
-		return c.errf(key+".max_threads", "%d: use 1 to 10000 threads per process (0 or unset: auto)", a.MaxThreads)
+		errs = append(errs, c.errf(key+".max_threads", "%d: use 1 to 10000 threads per process (0 or unset: auto)", a.MaxThreads))
 	}
 	if a.MinSpare < 0 || a.MaxSpare < 0 || (a.MaxSpare > 0 && a.MinSpare > a.MaxSpare) {
-		return c.errf(key+".min_spare", "min_spare %d and max_spare %d: want 0 <= min_spare <= max_spare", a.MinSpare, a.MaxSpare)
+		errs = append(errs, c.errf(key+".min_spare", "min_spare %d and max_spare %d: want 0 <= min_spare <= max_spare", a.MinSpare, a.MaxSpare))
 	}
 	if a.MaxThreads > 0 && a.MaxSpare > a.MaxThreads {
-		return c.errf(key+".max_spare", "max_spare %d is more than max_threads %d", a.MaxSpare, a.MaxThreads)
+		errs = append(errs, c.errf(key+".max_spare", "max_spare %d is more than max_threads %d", a.MaxSpare, a.MaxThreads))
 	}
 	if a.MaxRequests < 0 {
-		return c.errf(key+".max_requests", "%d: use a positive count (0 or unset: never recycle)", a.MaxRequests)
+		errs = append(errs, c.errf(key+".max_requests", "%d: use a positive count (0 or unset: never recycle)", a.MaxRequests))
 	}
 	if a.RequestTimeout != "" {
 		if d, err := time.ParseDuration(a.RequestTimeout); err != nil || d < time.Millisecond {
-			return c.errf(key+".request_timeout", "%q is not a duration like \"30s\"", a.RequestTimeout)
+			errs = append(errs, c.errf(key+".request_timeout", "%q is not a duration like \"30s\"", a.RequestTimeout))
 		}
 	}
 	if a.BaseMemory != "" {
 		if n, err := ParseSize(a.BaseMemory); err != nil || n < 1<<20 {
-			return c.errf(key+".base_memory", "%q: want a size of at least 1M, like \"16M\"", a.BaseMemory)
+			errs = append(errs, c.errf(key+".base_memory", "%q: want a size of at least 1M, like \"16M\"", a.BaseMemory))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // StackBytes returns the configured thread stack size; 0 means auto.

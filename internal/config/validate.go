@@ -3,10 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -48,96 +52,144 @@ func (c *Config) validate() error {
 	add(c.validateWeb())
 	add(c.validateApps())
 	add(c.validatePermissions())
-	return errors.Join(errs...)
+	return inFileOrder(errs)
+}
+
+// inFileOrder joins every error found, sorted by where it points in the
+// file, so a user sees them all at once and in the order of the file.
+func inFileOrder(errs []error) error {
+	var flat []error
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		} else if err != nil {
+			flat = append(flat, err)
+		}
+	}
+	for _, e := range errs {
+		walk(e)
+	}
+	sort.SliceStable(flat, func(i, j int) bool {
+		li, ci := position(flat[i])
+		lj, cj := position(flat[j])
+		return li < lj || (li == lj && ci < cj)
+	})
+	return errors.Join(flat...)
+}
+
+// position is the line and column an Error points at (unknown: last).
+func position(err error) (int, int) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return 1 << 30, 0
+	}
+	parts := strings.Split(e.Where, ":")
+	if len(parts) < 3 {
+		return 1 << 30, 0
+	}
+	line, err1 := strconv.Atoi(parts[len(parts)-2])
+	col, err2 := strconv.Atoi(parts[len(parts)-1])
+	if err1 != nil || err2 != nil {
+		return 1 << 30, 0
+	}
+	return line, col
 }
 
 func (c *Config) validateKernel() error {
+	var errs []error
 	k := c.Kernel
 	if hasControl(k.Cmdline) {
-		return c.errf("kernel.cmdline", "%q contains control characters", k.Cmdline)
+		errs = append(errs, c.errf("kernel.cmdline", "%q contains control characters", k.Cmdline))
 	}
 	if k.Path != "" {
 		if st, err := os.Stat(c.Resolve(k.Path)); err != nil || !st.Mode().IsRegular() {
-			return c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path))
+			errs = append(errs, c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path)))
 		}
 	} else if k.Modules != "" {
-		return c.errf("kernel.modules", "modules needs kernel.path: the board's kernel has its own")
+		errs = append(errs, c.errf("kernel.modules", "modules needs kernel.path: the board's kernel has its own"))
 	}
 	if k.Modules != "" {
 		if st, err := os.Stat(c.Resolve(k.Modules)); err != nil || !st.IsDir() {
-			return c.errf("kernel.modules", "modules directory %s does not exist", c.Resolve(k.Modules))
+			errs = append(errs, c.errf("kernel.modules", "modules directory %s does not exist", c.Resolve(k.Modules)))
 		}
 	}
 	if len(k.Load) > 0 && k.Modules == "" {
-		return c.errf("kernel.load", "loading modules needs kernel.modules")
+		errs = append(errs, c.errf("kernel.load", "loading modules needs kernel.modules"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) validateApps() error {
+	var errs []error
 	names, prefixes := map[string]bool{}, map[string]bool{}
 	for i, a := range c.Apps {
 		key := fmt.Sprintf("app.%d", i)
 		if !nameRE.MatchString(a.Name) {
-			return c.errf(key+".name", "%q: an app needs a name of lower-case letters, digits, '-' or '_'", a.Name)
+			errs = append(errs, c.errf(key+".name", "%q: an app needs a name of lower-case letters, digits, '-' or '_'", a.Name))
 		}
 		if reservedNames[a.Name] {
-			return c.errf(key+".name", "%q is reserved for the tool's own programs: choose another name", a.Name)
+			errs = append(errs, c.errf(key+".name", "%q is reserved for the tool's own programs: choose another name", a.Name))
 		}
 		if names[a.Name] {
-			return c.errf(key+".name", "two apps are named %q", a.Name)
+			errs = append(errs, c.errf(key+".name", "two apps are named %q", a.Name))
 		}
 		names[a.Name] = true
 		if err := checkPrefix(a.Prefix); err != nil {
-			return c.errf(key+".prefix", "%v", err)
+			errs = append(errs, c.errf(key+".prefix", "%v", err))
 		}
 		if prefixes[a.Prefix] {
-			return c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix)
+			errs = append(errs, c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix))
 		}
 		prefixes[a.Prefix] = true
 		if err := c.validateAppRouting(key, a); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 		if _, err := a.ProcCount(); err != nil {
-			return c.errf(key+".procs", "%v", err)
+			errs = append(errs, c.errf(key+".procs", "%v", err))
 		}
 		for _, f := range a.Files {
 			if !filepath.IsAbs(f) {
-				return c.errf(key+".files", "%q: files are absolute host paths, copied to the same path in the image", f)
+				errs = append(errs, c.errf(key+".files", "%q: files are absolute host paths, copied to the same path in the image", f))
+				continue
 			}
 			if err := checkImagePath(f); err != nil {
-				return c.errf(key+".files", "%v", err)
+				errs = append(errs, c.errf(key+".files", "%v", err))
+				continue
 			}
 			if _, err := os.Lstat(f); err != nil {
-				return c.errf(key+".files", "%s does not exist on this machine", f)
+				errs = append(errs, c.errf(key+".files", "%s does not exist on this machine", f))
 			}
 		}
 		if err := c.validateTuning(key, a); err != nil {
-			return err
+			errs = append(errs, err)
 		}
-		for k, v := range a.Env {
+		for _, k := range slices.Sorted(maps.Keys(a.Env)) {
+			v := a.Env[k]
 			if !envKeyRE.MatchString(k) {
-				return c.errf(key+".env", "%q is not an environment variable name", k)
+				errs = append(errs, c.errf(key+".env", "%q is not an environment variable name", k))
 			}
 			if err := noNUL(v); err != nil {
-				return c.errf(key+".env", "%s: %v", k, err)
+				errs = append(errs, c.errf(key+".env", "%s: %v", k, err))
 			}
 		}
 		if err := noNUL(a.Program); err != nil {
-			return c.errf(key+".program", "%v", err)
+			errs = append(errs, c.errf(key+".program", "%v", err))
 		}
 		for _, s := range a.Args {
 			if err := noNUL(s); err != nil {
-				return c.errf(key+".args", "%v", err)
+				errs = append(errs, c.errf(key+".args", "%v", err))
 			}
 		}
 		for _, k := range a.CopyEnv {
 			if !envKeyRE.MatchString(k) {
-				return c.errf(key+".copy_env", "%q is not an environment variable name", k)
+				errs = append(errs, c.errf(key+".copy_env", "%q is not an environment variable name", k))
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ProcCount returns the configured pool size; 0 means auto.
@@ -188,30 +240,33 @@ func isDir(p string) error {
 
 // validateAppRouting checks how requests reach the app.
 func (c *Config) validateAppRouting(key string, a App) error {
+	var errs []error
 	switch {
 	case a.Program == "" && len(a.Backends) == 0:
-		return c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, or backends")
+		errs = append(errs, c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, or backends"))
 	case a.Program != "" && len(a.Backends) > 0:
-		return c.errf(key+".backends", "an app has either a program (run in the image) or backends (outside it), not both")
+		errs = append(errs, c.errf(key+".backends", "an app has either a program (run in the image) or backends (outside it), not both"))
 	}
 	for _, b := range a.Backends {
 		kind, addr, ok := strings.Cut(b, ":")
 		if !ok || addr == "" || (kind != "tcp" && kind != "unix") {
-			return c.errf(key+".backends", "%q: use \"tcp:HOST:PORT\" or \"unix:/PATH\"", b)
+			errs = append(errs, c.errf(key+".backends", "%q: use \"tcp:HOST:PORT\" or \"unix:/PATH\"", b))
+			continue
 		}
 		if kind == "tcp" {
 			if _, _, err := net.SplitHostPort(addr); err != nil {
-				return c.errf(key+".backends", "%q: want tcp:HOST:PORT", b)
+				errs = append(errs, c.errf(key+".backends", "%q: want tcp:HOST:PORT", b))
 			}
 		}
 	}
 	switch a.Mode {
 	case "", "responder", "authorizer":
 	default:
-		return c.errf(key+".mode", "%q: use \"responder\" or \"authorizer\"", a.Mode)
+		errs = append(errs, c.errf(key+".mode", "%q: use \"responder\" or \"authorizer\"", a.Mode))
 	}
 	if _, err := regexp.Compile(a.Host); err != nil {
-		return c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err)
+		errs = append(errs, c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err))
 	}
-	return c.validateFastCGI(key+".fastcgi", a.FastCGI)
+	errs = append(errs, c.validateFastCGI(key+".fastcgi", a.FastCGI))
+	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -128,63 +129,66 @@ func Duration(s string) (time.Duration, error) {
 }
 
 func (c *Config) validateWeb() error {
+	var errs []error
 	w := c.Web
 	if w.Root == "" {
-		return c.errf("web.root", "missing: the directory of static files to serve (lighttpd's server.document-root)")
-	}
-	if err := isDir(c.Resolve(w.Root)); err != nil {
-		return c.errf("web.root", "%v", err)
+		errs = append(errs, c.errf("web.root", "missing: the directory of static files to serve (lighttpd's server.document-root)"))
+	} else if err := isDir(c.Resolve(w.Root)); err != nil {
+		errs = append(errs, c.errf("web.root", "%v", err))
 	}
 	for _, ix := range w.Index {
 		if ix == "" || strings.ContainsAny(ix, "/\\") || hasControl(ix) {
-			return c.errf("web.index", "%q is not a file name", ix)
+			errs = append(errs, c.errf("web.index", "%q is not a file name", ix))
 		}
 	}
 	if err := c.validateAliases(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	for i, r := range w.CacheControl {
 		key := fmt.Sprintf("web.cache_control.%d", i)
 		if err := checkPrefix(r.Prefix); err != nil {
-			return c.errf(key+".prefix", "%v", err)
+			errs = append(errs, c.errf(key+".prefix", "%v", err))
 		}
 		if r.Value == "" || hasControl(r.Value) {
-			return c.errf(key+".value", "%q is not a Cache-Control value", r.Value)
+			errs = append(errs, c.errf(key+".value", "%q is not a Cache-Control value", r.Value))
 		}
 		for _, e := range r.Ext {
 			if !strings.HasPrefix(e, ".") || strings.Contains(e, "/") {
-				return c.errf(key+".ext", "%q: an extension looks like \".css\"", e)
+				errs = append(errs, c.errf(key+".ext", "%q: an extension looks like \".css\"", e))
 			}
 		}
 	}
 	if w.AccessLog != "" && w.AccessLog != "stdout" && w.AccessLog != "off" {
-		return c.errf("web.access_log", "%q: use \"stdout\" or \"off\"", w.AccessLog)
+		errs = append(errs, c.errf("web.access_log", "%q: use \"stdout\" or \"off\"", w.AccessLog))
 	}
-	return c.validateServerKeys()
+	errs = append(errs, c.validateServerKeys())
+	return errors.Join(errs...)
 }
 
 func (c *Config) validateAliases() error {
+	var errs []error
 	seen := map[string]bool{}
 	for i, a := range c.Web.Aliases {
 		key := fmt.Sprintf("web.alias.%d", i)
 		if err := checkPrefix(a.Prefix); err != nil || a.Prefix == "/" {
-			return c.errf(key+".prefix", "%q: an alias needs a prefix like /images", a.Prefix)
+			errs = append(errs, c.errf(key+".prefix", "%q: an alias needs a prefix like /images", a.Prefix))
 		}
 		if seen[a.Prefix+" "+a.Host] {
-			return c.errf(key+".prefix", "prefix %s is aliased twice", a.Prefix)
+			errs = append(errs, c.errf(key+".prefix", "prefix %s is aliased twice", a.Prefix))
 		}
 		seen[a.Prefix+" "+a.Host] = true
 		if err := isDir(c.Resolve(a.Dir)); err != nil {
-			return c.errf(key+".dir", "%v", err)
+			errs = append(errs, c.errf(key+".dir", "%v", err))
 		}
 		if _, err := regexp.Compile(a.Host); err != nil {
-			return c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err)
+			errs = append(errs, c.errf(key+".host", "%q is not a regular expression: %v", a.Host, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *Config) validateServerKeys() error {
+	var errs []error
 	w := c.Web
 	durations := map[string]string{
 		"web.read_header_timeout": w.ReadHeaderTimeout, "web.read_body_timeout": w.ReadBodyTimeout,
@@ -192,76 +196,79 @@ func (c *Config) validateServerKeys() error {
 	}
 	for key, v := range durations {
 		if _, err := Duration(v); err != nil {
-			return c.errf(key, "%v", err)
+			errs = append(errs, c.errf(key, "%v", err))
 		}
 	}
 	if w.MaxHeaderBytes < 0 || (w.MaxHeaderBytes > 0 && w.MaxHeaderBytes < 1024) || w.MaxHeaderBytes > 1<<20 {
-		return c.errf("web.max_header_bytes", "%d: use 1024 to 1048576 bytes", w.MaxHeaderBytes)
+		errs = append(errs, c.errf("web.max_header_bytes", "%d: use 1024 to 1048576 bytes", w.MaxHeaderBytes))
 	}
 	if w.MaxBodyBytes < 0 {
-		return c.errf("web.max_body_bytes", "%d: a size in bytes, 0 for the default (64 MiB)", w.MaxBodyBytes)
+		errs = append(errs, c.errf("web.max_body_bytes", "%d: a size in bytes, 0 for the default (64 MiB)", w.MaxBodyBytes))
 	}
 	if w.SpoolBytes < 0 || (w.SpoolBytes > 0 && w.SpoolBytes < 1<<20) {
-		return c.errf("web.spool_bytes", "%d: at least 1048576 bytes, or 0 for the default (4x max_body_bytes)", w.SpoolBytes)
+		errs = append(errs, c.errf("web.spool_bytes", "%d: at least 1048576 bytes, or 0 for the default (4x max_body_bytes)", w.SpoolBytes))
 	}
 	if w.TLSDir != "" {
 		for _, f := range []string{"cert.pem", "key.pem"} {
 			if st, err := os.Stat(filepath.Join(c.Resolve(w.TLSDir), f)); err != nil || !st.Mode().IsRegular() {
-				return c.errf("web.tls_dir", "%s has no %s", c.Resolve(w.TLSDir), f)
+				errs = append(errs, c.errf("web.tls_dir", "%s has no %s", c.Resolve(w.TLSDir), f))
 			}
 		}
 	}
 	if w.TLSListen != "" {
 		if _, _, err := net.SplitHostPort(w.TLSListen); err != nil {
-			return c.errf("web.tls_listen", "%q: want [host]:port, like \":443\"", w.TLSListen)
+			errs = append(errs, c.errf("web.tls_listen", "%q: want [host]:port, like \":443\"", w.TLSListen))
 		}
 	}
 	if err := c.validateStatus(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	return c.validateFastCGI("web.fastcgi", w.FastCGI)
+	errs = append(errs, c.validateFastCGI("web.fastcgi", w.FastCGI))
+	return errors.Join(errs...)
 }
 
 func (c *Config) validateStatus() error {
+	var errs []error
 	st := c.Web.Status
 	if st.Path != "" {
 		if err := checkPrefix(st.Path); err != nil || st.Path == "/" {
-			return c.errf("web.status.path", "%q: a path like /.status", st.Path)
+			errs = append(errs, c.errf("web.status.path", "%q: a path like /.status", st.Path))
 		}
 	}
 	for _, a := range c.Web.TrustedProxies {
 		if _, err := netip.ParsePrefix(a); err != nil {
-			return c.errf("web.trusted_proxies", "%q is not a network like 192.0.2.10/32", a)
+			errs = append(errs, c.errf("web.trusted_proxies", "%q is not a network like 192.0.2.10/32", a))
 		}
 	}
 	for _, a := range st.Allow {
 		if _, err := netip.ParsePrefix(a); err != nil {
-			return c.errf("web.status.allow", "%q is not a network like 10.0.2.2/32", a)
+			errs = append(errs, c.errf("web.status.allow", "%q is not a network like 10.0.2.2/32", a))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // validateFastCGI checks backend connection settings, for [web.fastcgi]
 // and each app's own [app.fastcgi].
 func (c *Config) validateFastCGI(key string, f FastCGI) error {
+	var errs []error
 	for k, v := range map[string]string{"connect_timeout": f.ConnectTimeout, "response_timeout": f.ResponseTimeout, "down_time": f.DownTime} {
 		if _, err := Duration(v); err != nil {
-			return c.errf(key+"."+k, "%v", err)
+			errs = append(errs, c.errf(key+"."+k, "%v", err))
 		}
 	}
 	if f.MaxHeaderBytes < 0 || (f.MaxHeaderBytes > 0 && f.MaxHeaderBytes < 1024) || f.MaxHeaderBytes > 16<<20 {
-		return c.errf(key+".max_header_bytes", "%d: use 1024 to 16777216 bytes (0: 64 KiB)", f.MaxHeaderBytes)
+		errs = append(errs, c.errf(key+".max_header_bytes", "%d: use 1024 to 16777216 bytes (0: 64 KiB)", f.MaxHeaderBytes))
 	}
 	switch f.KeepConn {
 	case "", "on", "off":
 	default:
-		return c.errf(key+".keep_conn", "%q: use \"on\" or \"off\"", f.KeepConn)
+		errs = append(errs, c.errf(key+".keep_conn", "%q: use \"on\" or \"off\"", f.KeepConn))
 	}
 	for _, d := range f.XSendfile {
 		if !path.IsAbs(d) || path.Clean(d) != d || hasControl(d) {
-			return c.errf(key+".x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d)
+			errs = append(errs, c.errf(key+".x_sendfile", "%q: a clean absolute directory in the image, like /srv/www/downloads", d))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
