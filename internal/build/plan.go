@@ -11,6 +11,7 @@ import (
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/disk"
 	"github.com/mkimage/mkimage/internal/kernel"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
@@ -49,6 +50,7 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 	}
 	fmt.Fprintf(w, "plan for board %s (%s), hostname %s\n", b.Name, b.GOARCH, p.init.Hostname)
 	fmt.Fprintf(w, "kernel    %s %s\n", k.Source, k.Version)
+	fmt.Fprintf(w, "disk      %s\n", disk.Describe(b))
 	if len(p.init.Modules) > 0 {
 		fmt.Fprintf(w, "modules   %s\n", strings.Join(p.init.Modules, " "))
 	}

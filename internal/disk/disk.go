@@ -11,11 +11,13 @@ package disk
 import (
 	"context"
 	"fmt"
-	"github.com/mkimage/mkimage/spec"
 	"os"
 	"path"
 	"slices"
 	"sort"
+	"strings"
+
+	"github.com/mkimage/mkimage/spec"
 
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/disk"
@@ -156,6 +158,29 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	}
 	ok = true
 	return lay, nil
+}
+
+// Describe says in words how b's disk image is laid out, before the
+// system's size is known: the boot partition is at least the board's size
+// (a larger system makes it larger) and the data partition grows to the
+// disk's end at first boot.
+func Describe(b board.Board) string {
+	if b.Disk.Layout == "" {
+		return "none (this board boots only from kernel and initramfs)"
+	}
+	lay, _ := plan(b, b.Disk.BootMiB, ids{})
+	var parts []string
+	for _, p := range lay.Partitions {
+		size := fmt.Sprintf("%d MiB", p.Size/mib)
+		switch p.Name {
+		case "boot":
+			size = "at least " + size
+		case DataPartName:
+			size += ", grown to the disk's end at first boot"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s, %s)", p.Index, p.Name, p.Type, size))
+	}
+	return lay.Table + ": " + strings.Join(parts, "; ")
 }
 
 // BootIndex is the number (1-based) of the boot partition in b's layout,
