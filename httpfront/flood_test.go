@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,16 +156,9 @@ func startFrontProcess(t *testing.T, files map[string]string, apps ...spec.App) 
 // procStatus returns the kB fields of /proc/PID/status (VmRSS, VmHWM...).
 func procStatus(t *testing.T, pid int) map[string]int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := testkit.ProcStatusKB(pid)
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string]int64{}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if f := strings.Fields(v); ok && len(f) == 2 && f[1] == "kB" {
-			m[k], _ = strconv.ParseInt(f[0], 10, 64)
-		}
 	}
 	return m
 }

@@ -5,36 +5,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 // memory is what /proc/PID/status says, in KiB.
 type memory struct{ rss, hwm int64 }
 
 func readMemory(pid int) (memory, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := testkit.ProcStatusKB(pid)
 	if err != nil {
-		return memory{}, fmt.Errorf("reading the front end's status: %w", err)
+		return memory{}, fmt.Errorf("reading the front end's memory: %w", err)
 	}
-	var m memory
-	for line := range strings.SplitSeq(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = n
-		case "VmHWM":
-			m.hwm = n
-		}
-	}
-	return m, nil
+	return memory{rss: m["VmRSS"], hwm: m["VmHWM"]}, nil
 }
 
 // fds are the front end's descriptors by kind.

@@ -1,7 +1,7 @@
 // Package testkit holds the helpers the project's tests share: finding a
 // peer program, starting and stopping processes, picking a free port, and
-// waiting for a socket, an HTTP answer or a condition. Only tests import
-// it.
+// waiting for a socket, an HTTP answer or a condition, and reading a
+// process's memory. Only tests and the soak (a test program) import it.
 package testkit
 
 import (
@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -120,4 +121,22 @@ func WaitHTTP(t testing.TB, url string, logs ...string) {
 		fmt.Fprintf(&b, "--- %s\n%s\n", l, data)
 	}
 	t.Fatalf("%s did not answer in 15 s\n%s", url, b.String())
+}
+
+// ProcStatusKB returns the fields of /proc/PID/status counted in kB
+// (VmRSS, VmHWM, ...), in KiB. It takes no testing.TB: the soak program
+// reads its front end's memory with it too.
+func ProcStatusKB(pid int) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading the status of process %d: %w", pid, err)
+	}
+	m := map[string]int64{}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if f := strings.Fields(v); ok && len(f) == 2 && f[1] == "kB" {
+			m[k], _ = strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return m, nil
 }

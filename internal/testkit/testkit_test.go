@@ -3,6 +3,7 @@ package testkit
 import (
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -34,5 +35,15 @@ func TestWaiters(t *testing.T) {
 	StartProc(t, cmd, filepath.Join(t.TempDir(), "log"))
 	if cmd.Process == nil {
 		t.Fatal("not started")
+	}
+}
+
+func TestProcStatusKB(t *testing.T) {
+	m, err := ProcStatusKB(os.Getpid())
+	if err != nil || m["VmRSS"] <= 0 || m["VmHWM"] < m["VmRSS"] {
+		t.Errorf("own status: %v %v", m, err)
+	}
+	if _, err := ProcStatusKB(-1); err == nil {
+		t.Error("no error for a process that cannot exist")
 	}
 }
