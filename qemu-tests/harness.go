@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,16 @@ import (
 // Tool is a built mkimage binary.
 type Tool struct {
 	Path string
-	Src  string
+	// Src is the source tree the binary was built from ("" for a binary
+	// tested as installed, away from any source).
+	Src string
+	// Env, when non-nil, is the whole environment of the tool's commands
+	// (an installed-binary test builds it from scratch); nil means this
+	// process's environment.
+	Env []string
+	// Dir is the working directory of the tool's commands; "" means this
+	// process's.
+	Dir string
 }
 
 // BuildTool builds cmd/mkimage from the source tree src into dir.
@@ -42,10 +52,16 @@ func BuildTool(src, dir string) (*Tool, error) {
 	return &Tool{Path: out, Src: src}, nil
 }
 
-// Command returns an mkimage command run with MKIMAGE_SRC set.
+// Command returns an mkimage command run in tl.Dir with tl.Env (or this
+// process's environment). cmd.Env is always a fresh slice that callers may
+// append to.
 func (tl *Tool) Command(args ...string) *exec.Cmd {
 	cmd := exec.Command(tl.Path, args...)
-	cmd.Env = append(os.Environ(), "MKIMAGE_SRC="+tl.Src)
+	cmd.Env = os.Environ()
+	if tl.Env != nil {
+		cmd.Env = slices.Clone(tl.Env)
+	}
+	cmd.Dir = tl.Dir
 	return cmd
 }
 
