@@ -39,6 +39,13 @@ type Board struct {
 	QEMU        QEMU
 	// Disk is the board's disk image layout.
 	Disk Disk
+	// Proven says what this board's image has been shown to do, by which
+	// test in qemu-tests: "QEMU boot (...)" names the boot modes a test
+	// boots it in, "byte-level image check" means a test reads the built
+	// disk image (partitions, boot files, config.txt) without booting it,
+	// and "untested" means no test builds it. Nothing here claims real
+	// hardware.
+	Proven string
 }
 
 // QEMU says how to run the board under QEMU.
@@ -81,7 +88,8 @@ var boards = []Board{
 				UEFIPackage: "ovmf", DiskInterface: "virtio", Package: "qemu-system-x86",
 			},
 		},
-		Disk: Disk{Layout: LayoutPC, BootMiB: 100, DataMiB: 32, EFIArch: "x64"},
+		Disk:   Disk{Layout: LayoutPC, BootMiB: 100, DataMiB: 32, EFIArch: "x64"},
+		Proven: "QEMU boot (direct, BIOS, UEFI)",
 	},
 }
 

@@ -16,8 +16,9 @@ const (
 	// Kernel Image as EFI/BOOT/BOOT<ARCH>.EFI.
 	LayoutUEFI = "gpt-uefi"
 	// LayoutRPi is MBR with a FAT32 boot partition holding the Raspberry
-	// Pi firmware, config.txt, cmdline.txt, device trees, kernel and
-	// initramfs (under os_prefix a/).
+	// Pi firmware (none on a Pi 5, whose firmware is in its EEPROM),
+	// config.txt, and under os_prefix a/ cmdline.txt, device trees,
+	// overlays, kernel and initramfs.
 	LayoutRPi = "mbr-rpi"
 )
 
@@ -36,10 +37,16 @@ type Disk struct {
 	// systemd EFI stub linux<ARCH>.efi.stub and BOOT<ARCH>.EFI).
 	EFIArch string
 	// Firmware lists files copied from the github.com/gokrazy/firmware
-	// module to the boot partition (Raspberry Pi).
+	// module to the boot partition (Raspberry Pi before the 5; a Pi 5
+	// boots from its EEPROM and needs none).
 	Firmware []string
-	// DTBs lists device trees copied from the kernel module.
+	// DTBs lists device trees copied from the kernel module into the
+	// slot's directory; the firmware picks one by board revision.
 	DTBs []string
+	// Overlays lists device tree overlays copied from the kernel
+	// module's overlays/ into the slot's overlays/, with the README that
+	// makes the firmware read them there rather than from /overlays/.
+	Overlays []string
 	// ConfigTxt holds board-specific config.txt lines (Raspberry Pi).
 	ConfigTxt []string
 }

@@ -2,6 +2,7 @@ package board_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mkimage/mkimage/board"
@@ -19,8 +20,15 @@ func TestBoardDiskValues(t *testing.T) {
 				t.Errorf("%s: EFIArch %q", b.Name, d.EFIArch)
 			}
 		case board.LayoutRPi:
-			if len(d.Firmware) == 0 || len(d.DTBs) == 0 {
-				t.Errorf("%s: a Pi needs firmware and device trees", b.Name)
+			if len(d.DTBs) == 0 {
+				t.Errorf("%s: a Pi needs device trees", b.Name)
+				continue
+			}
+			// A Pi 5 (BCM2712) boots from its EEPROM; earlier Pis need
+			// bootcode.bin or start*.elf on the card.
+			eeprom := strings.HasPrefix(d.DTBs[0], "bcm2712")
+			if eeprom != (len(d.Firmware) == 0) {
+				t.Errorf("%s: firmware files %v for device trees %v", b.Name, d.Firmware, d.DTBs)
 			}
 		case "":
 			continue

@@ -294,7 +294,7 @@ func TestFATSizes(t *testing.T) {
 // GRUB's core image names the boot partition by number: the number comes
 // from the layout table, not from its callers.
 func TestBootIndex(t *testing.T) {
-	for name, want := range map[string]int{"qemu-x86_64": 2, "qemu-aarch64": 1, "rpi4": 1} {
+	for name, want := range map[string]int{"qemu-x86_64": 2, "qemu-aarch64": 1, "rpi4": 1, "rpi5": 1} {
 		b, err := board.Lookup(name)
 		if err != nil {
 			t.Fatal(err)

@@ -62,6 +62,16 @@ func bootFiles(s Spec) ([]bootFile, error) {
 			}
 			files = append(files, bootFile{slot + name, data})
 		}
+		for _, name := range d.Overlays {
+			data, err := os.ReadFile(filepath.Join(s.KernelDir, "overlays", name))
+			if err != nil {
+				return nil, fmt.Errorf("reading device tree overlay: %w", err)
+			}
+			files = append(files, bootFile{slot + "overlays/" + name, data})
+		}
+		if len(d.Overlays) > 0 {
+			files = append(files, bootFile{slot + "overlays/README", []byte(overlaysREADME)})
+		}
 		files = append(files,
 			bootFile{"/config.txt", []byte(ConfigTxt(d))},
 			bootFile{slot + "cmdline.txt", []byte(s.Cmdline + "\n")},
@@ -74,9 +84,18 @@ func bootFiles(s Spec) ([]bootFile, error) {
 	return files, nil
 }
 
+// overlaysREADME is the slot's overlays/README: the Raspberry Pi firmware
+// loads overlays from os_prefix's overlays/ only when that file exists
+// (otherwise from the shared /overlays/), so a slot's overlays stay with
+// the device trees they were built for.
+const overlaysREADME = "Device tree overlays of this system slot, written by mkimage.\n" +
+	"The Raspberry Pi firmware reads overlays here (os_prefix + overlays/) because this file exists.\n"
+
 // ConfigTxt is the Raspberry Pi firmware's config.txt. os_prefix makes the
-// firmware load the kernel, initramfs, cmdline.txt and device trees from
-// the slot's directory, so an update can switch slots by rewriting it.
+// firmware load the kernel, initramfs, cmdline.txt, device trees and
+// overlays from the slot's directory, so an update can switch slots by
+// rewriting it. The same lines serve a Pi 5, whose EEPROM firmware also
+// looks for its device tree (os_check) under os_prefix.
 func ConfigTxt(d board.Disk) string {
 	lines := []string{"# written by mkimage", "os_prefix=" + Slot + "/"}
 	lines = append(lines, d.ConfigTxt...)
