@@ -1,47 +1,38 @@
-// Package examples holds the example appliance. `mkimage init` writes it out
-// as a starter, and the boot tests build the same files, so what users get
-// first is what CI boots.
+// Package examples holds the starting points `mkimage init` writes: the
+// example appliance (every key, commented; the boot tests build the same
+// files, so what users get first is what CI boots) and a small starter per
+// kind of app in starters/.
 package examples
 
 import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 )
 
-//go:embed appliance
-var appliance embed.FS
+//go:embed appliance starters
+var files embed.FS
 
-// WriteStarter writes the example appliance into dir and returns the paths
-// it wrote. Existing files are kept unless force is set.
-func WriteStarter(dir string, force bool) ([]string, error) {
-	var written []string
-	err := fs.WalkDir(appliance, "appliance", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+// Kind is one starting point.
+type Kind struct {
+	Name, Description string
+	dir               string
+}
+
+// Kinds lists the starting points, the default first.
+var Kinds = []Kind{
+	{"example", "the example appliance: every key, commented, and the tool's example Go app", "appliance"},
+	{"go", "a Go FastCGI app in its own module (./app) that imports fcgiserver, and a static site", "starters/go"},
+	{"php", "this machine's php-cgi serving www/php/*.php, and a static site", "starters/php"},
+	{"static", "a static site only (www/)", "starters/static"},
+}
+
+// Starter returns the files of the starting point named kind.
+func Starter(kind string) (fs.FS, error) {
+	for _, k := range Kinds {
+		if k.Name == kind {
+			return fs.Sub(files, k.dir)
 		}
-		rel, _ := filepath.Rel("appliance", p)
-		dst := filepath.Join(dir, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		if _, err := os.Stat(dst); err == nil && !force {
-			return fmt.Errorf("%s exists (use -f to overwrite)", dst)
-		}
-		data, err := appliance.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			return err
-		}
-		written = append(written, dst)
-		return nil
-	})
-	if err != nil {
-		return written, fmt.Errorf("writing the example appliance: %w", err)
 	}
-	return written, nil
+	return nil, fmt.Errorf("unknown starter %q (one of example, go, php, static)", kind)
 }

@@ -28,12 +28,12 @@ type Program struct {
 // buildGo cross-compiles p into dir and returns the output path. The go
 // command's build cache makes a rebuild with nothing changed take well under
 // a second per program.
-func buildGo(ctx context.Context, p Program, goarch, dir string) (string, error) {
+func buildGo(ctx context.Context, p Program, goarch, dir string, env []string) (string, error) {
 	out := filepath.Join(dir, p.Name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
 		"-ldflags=-s -w -buildid=", "-o", out, p.Package)
 	cmd.Dir = p.Dir
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
+	cmd.Env = append(append(os.Environ(), env...), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

@@ -48,6 +48,8 @@ type Options struct {
 	MTime uint64
 	// WorkDir holds build outputs; it must exist.
 	WorkDir string
+	// GoEnv is added to the go command's environment (e.g. GOPROXY).
+	GoEnv []string
 }
 
 // Entry reports what one program or tree added to the image.
@@ -68,7 +70,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	var res Result
 	for _, p := range o.Programs {
 		img.from = "program " + p.Name
-		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir)
+		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir, o.GoEnv)
 		if err != nil {
 			return res, err
 		}
@@ -126,11 +128,11 @@ func newImage() *image {
 
 // addProgram builds or copies one program; a prebuilt dynamic executable
 // brings its loader and shared libraries. It returns the bytes added.
-func (im *image) addProgram(ctx context.Context, p Program, goarch, work string) (int64, error) {
+func (im *image) addProgram(ctx context.Context, p Program, goarch, work string, env []string) (int64, error) {
 	src := p.File
 	if p.Package != "" {
 		var err error
-		if src, err = buildGo(ctx, p, goarch, work); err != nil {
+		if src, err = buildGo(ctx, p, goarch, work, env); err != nil {
 			return 0, err
 		}
 	}

@@ -17,7 +17,9 @@ import (
 	"github.com/mkimage/mkimage/examples"
 	"github.com/mkimage/mkimage/internal/build"
 	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/guestsrc"
 	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/starter"
 )
 
 func newFlags(name string, out io.Writer) *flag.FlagSet {
@@ -36,11 +38,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func cmdVersion(_ context.Context, _ []string, out io.Writer) error {
-	fmt.Fprintln(out, "mkimage", build.ToolVersion)
-	return nil
-}
-
 func cmdBoards(_ context.Context, args []string, out io.Writer) error {
 	fs := newFlags("boards", out)
 	if err := parse(fs, args); err != nil {
@@ -54,21 +51,37 @@ func cmdBoards(_ context.Context, args []string, out io.Writer) error {
 	return tw.Flush()
 }
 
-func cmdInit(_ context.Context, args []string, out io.Writer) error {
+func cmdInit(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlags("init", out)
-	dir := fs.String("o", ".", "directory to write appliance.toml and www/ into")
-	force := fs.Bool("f", false, "overwrite existing files")
+	o := starter.Options{}
+	fs.StringVar(&o.Dir, "o", ".", "directory to write appliance.toml and the app into")
+	fs.BoolVar(&o.Force, "f", false, "overwrite existing files")
+	var kinds []string
+	for _, k := range examples.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%s: %s", k.Name, k.Description))
+	}
+	fs.StringVar(&o.Kind, "app", examples.Kinds[0].Name, "what to start from:\n"+strings.Join(kinds, "\n"))
+	fs.StringVar(&o.Module, "module", "example.com/app", "the Go app's module path (-app go)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	written, err := examples.WriteStarter(*dir, *force)
-	if err != nil {
-		return err
+	if o.Kind == "go" {
+		var err error
+		if o.Tree, err = guestsrc.Open(); err != nil {
+			return err
+		}
+		if o.GoEnv, err = o.Tree.GoEnv(ctx); err != nil {
+			return err
+		}
 	}
+	written, err := starter.Write(ctx, o)
 	for _, w := range written {
 		fmt.Fprintln(out, "wrote", w)
 	}
-	fmt.Fprintf(out, "next: mkimage boot -c %s\n", filepath.Join(*dir, "appliance.toml"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "next: mkimage boot -c %s\n", filepath.Join(o.Dir, "appliance.toml"))
 	return nil
 }
 

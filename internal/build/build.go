@@ -14,17 +14,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mkimage/mkimage"
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/files"
+	"github.com/mkimage/mkimage/internal/guestsrc"
 	"github.com/mkimage/mkimage/internal/kernel"
 	"github.com/mkimage/mkimage/internal/manifest"
-	"github.com/mkimage/mkimage/internal/srctree"
 	"github.com/mkimage/mkimage/rootfs"
 )
 
 // ToolVersion is this tool's version, recorded in manifests.
-const ToolVersion = "0.1.0-dev"
+const ToolVersion = mkimage.Version
 
 // Output file names inside DIR/<board>/.
 const (
@@ -59,20 +60,25 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 	if err != nil {
 		return nil, "", cfg.Errorf("board", "%v", err)
 	}
-	src, err := srctree.Find()
+	tree, err := guestsrc.Open()
+	if err != nil {
+		return nil, "", err
+	}
+	goEnv, err := tree.GoEnv(ctx)
 	if err != nil {
 		return nil, "", err
 	}
 	t := time.Now()
-	k, err := kernel.Resolve(ctx, b, kernel.Local{Path: cfg.Resolve(cfg.Kernel.Path), Modules: cfg.Resolve(cfg.Kernel.Modules)}, src)
+	k, err := kernel.Resolve(ctx, b, kernel.Local{Path: cfg.Resolve(cfg.Kernel.Path), Modules: cfg.Resolve(cfg.Kernel.Modules)}, tree.Dir, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}
 	say("kernel   %s %s (%v)", k.Source, k.Version, time.Since(t).Round(time.Millisecond))
-	p, err := derive(cfg, b, src)
+	p, err := derive(cfg, b, tree.Dir)
 	if err != nil {
 		return nil, "", err
 	}
+	p.goEnv = goEnv
 	if err := p.addKernel(cfg, b, k); err != nil {
 		return nil, "", err
 	}
@@ -118,9 +124,10 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	}
 	defer os.RemoveAll(work)
 	t := time.Now()
+	say("rootfs   building %d programs for linux/%s with the go command (cached after the first build)", len(p.programs), b.GOARCH)
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
-		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work,
+		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work, GoEnv: p.goEnv,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err
@@ -144,7 +151,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	if m.Initramfs, err = manifest.Describe(dir, InitramfsFile); err != nil {
 		return nil, err
 	}
-	if err := writeDisk(ctx, cfg, b, k, dir, m, opts, say); err != nil {
+	if err := writeDisk(ctx, cfg, b, k, p.src, dir, m, opts, say); err != nil {
 		return nil, err
 	}
 	return m, m.Write(dir)

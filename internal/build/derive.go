@@ -11,7 +11,7 @@ import (
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
-	"github.com/mkimage/mkimage/internal/srctree"
+	"github.com/mkimage/mkimage/internal/guestsrc"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
 )
@@ -19,7 +19,7 @@ import (
 // HTTPPort is the port the front end listens on inside the guest.
 const HTTPPort = 80
 
-// guest programs of this tool, built from its source tree.
+// guest programs of this tool, built from its unpacked guest sources.
 const (
 	initPkg  = "./initsvc"
 	frontPkg = "./httpfront/cmd/httpfront"
@@ -27,9 +27,13 @@ const (
 	modloadPkg = "./initsvc/cmd/modload"
 )
 
+// GuestPackages returns the tool's own guest programs.
+func GuestPackages() []string { return []string{initPkg, frontPkg, modloadPkg} }
+
 // plan is everything derived from the config before anything is built.
 type plan struct {
-	src       string // the tool's source tree, where guest programs build
+	src       string // the unpacked guest sources, where guest programs build
+	goEnv     []string
 	init      spec.Init
 	front     spec.Front
 	programs  []rootfs.Program
@@ -140,7 +144,7 @@ func appProgram(cfg *config.Config, a config.App, src string) (rootfs.Program, e
 		return prog, nil
 	}
 	prog.Package, prog.Dir = p, cfg.Dir
-	if p == srctree.Module || strings.HasPrefix(p, srctree.Module+"/") {
+	if p == guestsrc.Module || strings.HasPrefix(p, guestsrc.Module+"/") {
 		prog.Dir = src
 	}
 	return prog, nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/mkimage/mkimage/internal/files"
-	"github.com/mkimage/mkimage/spec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +12,10 @@ import (
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/disk"
+	"github.com/mkimage/mkimage/internal/files"
 	"github.com/mkimage/mkimage/internal/kernel"
 	"github.com/mkimage/mkimage/internal/manifest"
-	"github.com/mkimage/mkimage/internal/srctree"
+	"github.com/mkimage/mkimage/spec"
 )
 
 // Disk output file names inside DIR/<board>/.
@@ -33,15 +32,12 @@ const (
 
 // writeDisk writes the board's disk image (when it has a layout) into dir
 // and the device tree QEMU's direct boot needs (when it needs one).
-func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, dir string, m *manifest.Manifest, opts Options, say func(string, ...any)) error {
-	src, err := srctree.Find()
-	if err != nil {
-		return err
-	}
+func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.Kernel, src, dir string, m *manifest.Manifest, opts Options, say func(string, ...any)) error {
 	kdir := filepath.Dir(k.Path)
+	var err error
 	if k.Version == "local" && b.Kernel.Module != "" && (len(b.Disk.DTBs) > 0 || b.QEMU.Boot.DTB != "") {
 		// Device trees come from the board's kernel module.
-		if kdir, _, err = kernel.ModuleDir(ctx, b.Kernel.Module, src); err != nil {
+		if kdir, _, err = kernel.ModuleDir(ctx, b.Kernel.Module, src, opts.Progress); err != nil {
 			return err
 		}
 	}
@@ -59,6 +55,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		return nil
 	}
 	t := time.Now()
+	say("disk     writing %s (%s)", DiskFile, b.Disk.Layout)
 	s := disk.Spec{
 		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
 		Cmdline:   m.Cmdline + " " + spec.DataCmdline,
@@ -66,7 +63,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		OSRelease: fmt.Sprintf("NAME=mkimage\nID=mkimage\nVERSION_ID=%s\nPRETTY_NAME=\"mkimage appliance %s\"\n", ToolVersion, cfg.Hostname),
 	}
 	if len(b.Disk.Firmware) > 0 {
-		if s.FirmwareDir, _, err = kernel.ModuleDir(ctx, "github.com/gokrazy/firmware", src); err != nil {
+		if s.FirmwareDir, _, err = kernel.ModuleDir(ctx, "github.com/gokrazy/firmware", src, opts.Progress); err != nil {
 			return err
 		}
 	}

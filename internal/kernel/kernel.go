@@ -5,6 +5,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -30,12 +31,12 @@ type Local struct {
 // Resolve returns the kernel for b: local when loc.Path is set, else the
 // board's module, downloaded into the module cache by the go command run in
 // the tool's source tree src.
-func Resolve(ctx context.Context, b board.Board, loc Local, src string) (Kernel, error) {
+func Resolve(ctx context.Context, b board.Board, loc Local, src string, progress io.Writer) (Kernel, error) {
 	if loc.Path != "" {
 		return Kernel{Path: loc.Path, Modules: loc.Modules, Version: "local", Source: loc.Path}, nil
 	}
 	ks := b.Kernel
-	dir, version, err := ModuleDir(ctx, ks.Module, src)
+	dir, version, err := ModuleDir(ctx, ks.Module, src, progress)
 	if err != nil {
 		return Kernel{}, fmt.Errorf("board %s: %w", b.Name, err)
 	}
