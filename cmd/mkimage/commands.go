@@ -43,10 +43,15 @@ func cmdBoards(_ context.Context, args []string, out io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// A table to compare boards, then each board in words.
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BOARD\tARCH\tCONSOLE\tKERNEL\tDISK\tQEMU BOOT\tDESCRIPTION")
+	fmt.Fprintln(tw, "BOARD\tARCH\tDISK\tQEMU BOOT\tPROVEN ON (by qemu-tests in CI)")
 	for _, b := range board.All() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.GOARCH, b.Console, b.Kernel.Module, orDash(b.Disk.Layout), bootModes(b), b.Description)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, b.GOARCH, orDash(b.Disk.Layout), bootModes(b), b.Proven)
+	}
+	fmt.Fprintln(tw)
+	for _, b := range board.All() {
+		fmt.Fprintf(tw, "%s\t%s; console %s, kernel %s\n", b.Name, b.Description, b.Console, b.Kernel.Module)
 	}
 	return tw.Flush()
 }
