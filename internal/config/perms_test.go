@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -104,5 +106,35 @@ mode = "9"
 		if !strings.Contains(lines[i], w) {
 			t.Errorf("error %d: %q, want %q", i+1, lines[i], w)
 		}
+	}
+}
+
+// A file with one mistake in every section gets every one of them reported
+// in one run, in file order; the golden file holds the whole message
+// (MKIMAGE_UPDATE_DOCS=1 rewrites it).
+func TestEverySectionOneRun(t *testing.T) {
+	const in, golden = "testdata/every-section.toml", "testdata/every-section.err"
+	data, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConfig(t, string(data))
+	dir := filepath.Dir(p)
+	_, err = Load(p)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := strings.ReplaceAll(err.Error(), dir, "DIR") + "\n"
+	if os.Getenv("MKIMAGE_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, rerr := os.ReadFile(golden)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if got != string(want) {
+		t.Errorf("Load(%s) =\n%s\nwant (%s)\n%s", in, got, golden, want)
 	}
 }

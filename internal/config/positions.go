@@ -27,10 +27,10 @@ func findPositions(data []byte) positions {
 			table = keyParts(e.Key())
 			name := strings.Join(table, ".")
 			if e.Kind == unstable.ArrayTable {
-				idx := arrays[name]
-				arrays[name] = idx + 1
-				table = indexed(table, arrays)
+				arrays[name]++
 			}
+			// [app.fastcgi] belongs to the current [[app]]: app.N.fastcgi.
+			table = indexed(table, arrays)
 			pos.set(p, strings.Join(table, "."), e)
 		case unstable.KeyValue:
 			key := append(append([]string{}, table...), keyParts(e.Key())...)

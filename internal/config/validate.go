@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mkimage/mkimage/board"
 )
 
 // Error is a validation error that points at a key in the file.
@@ -30,7 +32,7 @@ var (
 )
 
 // Errorf returns an error pointing at key's position in the file, for checks
-// made outside this package (the board name against the registry).
+// made outside this package.
 func (c *Config) Errorf(key, format string, args ...any) error { return c.errf(key, format, args...) }
 
 func (c *Config) errf(key, format string, args ...any) error {
@@ -43,6 +45,9 @@ func (c *Config) validate() error {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if _, err := board.Lookup(c.Board); err != nil {
+		add(c.errf("board", "%v", err))
 	}
 	if !hostnameRE.MatchString(c.Hostname) {
 		add(c.errf("hostname", "%q is not a valid host name (letters, digits and '-', at most 63)", c.Hostname))
