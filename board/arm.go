@@ -16,7 +16,7 @@ func init() {
 		rpi(pi{
 			name: "rpizero2w", desc: "Raspberry Pi Zero 2 W",
 			dtbs: []string{"bcm2710-rpi-zero-2-w.dtb"}, firmware: pi3Firmware,
-			proven: "untested (no test builds it)",
+			proven: "byte-level image check",
 		}),
 		rpi(pi{
 			name: "rpi4", desc: "Raspberry Pi 4 (B, 400)",

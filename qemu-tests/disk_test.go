@@ -201,11 +201,24 @@ func TestRaspberryPi3(t *testing.T) {
 	// raspi3b has no power button; the cleanup ends QEMU.
 }
 
-// TestRPi4Image checks the Pi 4 SD card image byte by byte (QEMU has no
-// Pi 4): MBR with a bootable FAT32 partition and a Linux one, the firmware,
-// device tree, kernel and initramfs in place, config.txt and cmdline.txt.
+// TestRPi4Image checks the SD card images of the Pis QEMU cannot run (the
+// Pi 4 and the Zero 2 W) byte by byte: MBR with a bootable FAT32 partition
+// and a Linux one, the firmware, device tree, kernel and initramfs in
+// place, config.txt and cmdline.txt.
 func TestRPi4Image(t *testing.T) {
-	img := boardImage(t, "rpi4", "")
+	for _, c := range []struct {
+		board string
+		files []string // besides a/vmlinuz and a/initrd.zst
+	}{
+		{"rpi4", []string{"/start4.elf", "/fixup4.dat", "/a/bcm2711-rpi-4-b.dtb"}},
+		{"rpizero2w", []string{"/bootcode.bin", "/start.elf", "/fixup.dat", "/a/bcm2710-rpi-zero-2-w.dtb"}},
+	} {
+		t.Run(c.board, func(t *testing.T) { checkRPiImage(t, c.board, c.files) })
+	}
+}
+
+func checkRPiImage(t *testing.T, board string, files []string) {
+	img := boardImage(t, board, "")
 	m, err := manifest.Read(img)
 	must(t, err)
 	d, err := diskfs.Open(filepath.Join(img, "disk.img"), diskfs.WithOpenMode(diskfs.ReadOnly))
@@ -234,7 +247,7 @@ func TestRPi4Image(t *testing.T) {
 		b, _ := io.ReadAll(f)
 		return b
 	}
-	for _, f := range []string{"/start4.elf", "/fixup4.dat", "/a/bcm2711-rpi-4-b.dtb", "/a/vmlinuz", "/a/initrd.zst"} {
+	for _, f := range append(files, "/a/vmlinuz", "/a/initrd.zst") {
 		if b := read(f); len(b) == 0 {
 			t.Errorf("%s is empty", f)
 		}
