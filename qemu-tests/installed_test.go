@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +51,7 @@ func installTool(t *testing.T, extra ...string) *installed {
 		must(t, os.Mkdir(d, 0o755))
 	}
 	exe := filepath.Join(bin, "mkimage")
-	data, err := os.ReadFile(tool.Path)
+	data, err := os.ReadFile(trimmedTool(t))
 	must(t, err)
 	must(t, os.WriteFile(exe, data, 0o755))
 	noModuleAbove(t, work)
@@ -76,6 +78,36 @@ func installTool(t *testing.T, extra ...string) *installed {
 	}
 	env = append(env, extra...)
 	return &installed{Tool: &Tool{Path: exe, Env: env, Dir: work}, home: home, work: work}
+}
+
+var trimmed struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// trimmedTool builds mkimage with -trimpath once, beside the test's own
+// build: a binary that holds no path of the source tree, as `go install`
+// from a module proxy would make it.
+func trimmedTool(t *testing.T) string {
+	t.Helper()
+	trimmed.once.Do(func() {
+		trimmed.path = filepath.Join(filepath.Dir(tool.Path), "mkimage-trimpath")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", trimmed.path, "./cmd/mkimage")
+		cmd.Dir = tool.Src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			trimmed.err = fmt.Errorf("building mkimage -trimpath: %w\n%s", err, out)
+		}
+	})
+	if trimmed.err != nil {
+		t.Fatal(trimmed.err)
+	}
+	data, err := os.ReadFile(trimmed.path)
+	must(t, err)
+	if bytes.Contains(data, []byte(tool.Src)) {
+		t.Fatalf("the -trimpath binary still holds the source path %s", tool.Src)
+	}
+	return trimmed.path
 }
 
 // noModuleAbove fails the test if dir or any parent holds a go.mod or
