@@ -22,6 +22,7 @@ Usage:
                                              boot it under QEMU, print the URL
   mkimage flash [--yes] IMAGE DEVICE         write a disk image to an SD card, disk or file
   mkimage boards                             list the known boards
+  mkimage keygen [-o DIR]                    make the key pair that signs updates
   mkimage version
 
 Run "mkimage COMMAND -h" for a command's flags.
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"boards":  cmdBoards,
 		"flash":   cmdFlash,
 		"version": cmdVersion,
+		"keygen":  cmdKeygen,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {
