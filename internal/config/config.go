@@ -27,6 +27,8 @@ type Config struct {
 	Apps     []App   `toml:"app"`
 	// Permissions set owners and modes of paths in the image.
 	Permissions []Permission `toml:"permissions"`
+	// Update turns on signed system updates with a trial boot.
+	Update Update `toml:"update"`
 
 	// Path is the file the config was read from; Dir is its directory,
 	// against which relative paths in the file are resolved.

@@ -57,6 +57,7 @@ func (c *Config) validate() error {
 	add(c.validateWeb())
 	add(c.validateApps())
 	add(c.validatePermissions())
+	add(c.validateUpdate())
 	return inFileOrder(errs)
 }
 
