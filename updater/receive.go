@@ -32,8 +32,8 @@ type Receiver struct {
 	Keys    []ed25519.PublicKey
 	// Slot is the inactive slot: its block device in the guest, a file
 	// of Running.SlotBytes in tests. It is opened for writing only after
-	// the header was verified and checked.
-	Slot string
+	// the header was verified and checked. SlotName is its name ("b").
+	Slot, SlotName string
 	// Arm makes the next boot (and only the next) a trial of the slot
 	// just written; it runs only after the whole bundle verified.
 	Arm func(bundle.Header) error

@@ -1,0 +1,115 @@
+package updater
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+
+	"github.com/mkimage/mkimage/bundle"
+	"github.com/mkimage/mkimage/spec"
+)
+
+// Server is the update agent's HTTP API: PUT spec.UpdatePath with a bundle
+// as the body, GET spec.UpdateStatusPath. Only clients in Allow get an
+// answer; one bundle is received at a time.
+type Server struct {
+	Receiver *Receiver
+	Allow    []netip.Prefix
+	// Status reports the boot state (busy is filled in here).
+	Status func() spec.UpdateStatus
+	// Installed runs after a bundle was written, verified and armed,
+	// once the answer is sent: it reboots into the trial.
+	Installed func(Result)
+	busy      sync.Mutex
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.allowed(r.RemoteAddr) {
+		http.Error(w, "updates are not accepted from this address ([update] allow)", http.StatusForbidden)
+		return
+	}
+	switch {
+	case r.URL.Path == spec.UpdatePath && r.Method == http.MethodPut:
+		s.put(w, r)
+	case r.URL.Path == spec.UpdateStatusPath && r.Method == http.MethodGet:
+		st := s.Status()
+		if s.busy.TryLock() {
+			s.busy.Unlock()
+		} else {
+			st.Busy = true
+		}
+		writeJSON(w, http.StatusOK, st)
+	default:
+		http.Error(w, "not found: PUT "+spec.UpdatePath+" or GET "+spec.UpdateStatusPath, http.StatusNotFound)
+	}
+}
+
+func (s *Server) put(w http.ResponseWriter, r *http.Request) {
+	if !s.busy.TryLock() {
+		http.Error(w, "another update is being received", http.StatusConflict)
+		return
+	}
+	defer s.busy.Unlock()
+	res, err := s.Receiver.Receive(r.Context(), r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), statusOf(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, spec.UpdateResult{
+		Version: res.Header.Version, Slot: s.Receiver.SlotName, Bytes: res.Bytes, KeyID: res.KeyID,
+		Message: fmt.Sprintf("version %s is in slot %s; rebooting into it for a trial", res.Header.Version, s.Receiver.SlotName),
+	})
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if s.Installed != nil {
+		s.Installed(res)
+	}
+}
+
+// statusOf maps a receive's failure to an HTTP status.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, bundle.ErrUntrusted):
+		return http.StatusForbidden
+	case errors.Is(err, bundle.ErrNotApplicable):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, bundle.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, bundle.ErrFormat), errors.Is(err, bundle.ErrTruncated), errors.Is(err, bundle.ErrCorrupt),
+		errors.Is(err, context.Canceled):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *Server) allowed(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
