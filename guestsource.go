@@ -26,6 +26,7 @@ import "embed"
 //go:embed internal/testkit/*.go
 //go:embed spec/*.go
 //go:embed tuning/*.go
+//go:embed updater/slots/*.go
 var GuestSource embed.FS
 
 // Version is this tool's version. A release's module version is "v" +

@@ -31,9 +31,9 @@ const dataParam = spec.DataParam + "="
 // directory. It never formats anything: a partition that does not mount
 // leaves /data on a tmpfs and says so. Without the parameter (a direct
 // kernel boot) /data is a tmpfs. Each app gets its own directory there.
-func setupData(con console, pools []spec.Pool) {
+func setupData(con console, pools []spec.Pool) (disk string) {
 	label := cmdlineValue(dataParam)
-	err := mountData(con, label)
+	disk, err := mountData(con, label)
 	if err != nil {
 		con.step("data", err, "")
 		err = mountTmpfsData()
@@ -43,19 +43,21 @@ func setupData(con console, pools []spec.Pool) {
 		con.step("data dirs", appDataDirs(pools, spec.LegacyAppDataDir), spec.AppDataRoot)
 	}
 	con.step("spool dir", makeSpoolDir(spec.FrontSpoolDir, spec.FrontUID), spec.FrontSpoolDir)
+	return disk
 }
 
-func mountData(con console, label string) error {
+// mountData mounts the data partition and returns the disk that holds it.
+func mountData(con console, label string) (string, error) {
 	if label == "" {
 		err := mountTmpfsData()
 		if err == nil {
 			con.step("data", nil, "tmpfs at "+spec.DataDir+" (booted without the disk image)")
 		}
-		return err
+		return "", err
 	}
 	part, err := waitForLabel(label, 30*time.Second)
 	if err != nil {
-		return err
+		return "", err
 	}
 	grown, err := growPartition(&part)
 	if err != nil {
@@ -65,7 +67,7 @@ func mountData(con console, label string) error {
 	}
 	dev := "/dev/" + part.name
 	if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
-		return err
+		return part.disk, err
 	}
 	if err := unix.Mount(dev, spec.DataDir, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, ""); err != nil {
 		hint := ""
@@ -75,7 +77,7 @@ func mountData(con console, label string) error {
 		case unix.ENODEV:
 			hint = " (the kernel has no ext4: add \"ext4\" to [kernel] load)"
 		}
-		return fmt.Errorf("mounting %s (%s) on %s: %w%s", dev, label, spec.DataDir, err, hint)
+		return part.disk, fmt.Errorf("mounting %s (%s) on %s: %w%s", dev, label, spec.DataDir, err, hint)
 	}
 	// Unmounted at power-off, before the kernel filesystems.
 	mounts = append(mounts, mount{dev, spec.DataDir, "ext4", 0, ""})
@@ -84,7 +86,7 @@ func mountData(con console, label string) error {
 		con.step("data grow", err, "")
 	}
 	con.step("data", nil, fmt.Sprintf("%s (%s) on %s, %d MiB", dev, label, spec.DataDir, fsSize>>20))
-	return nil
+	return part.disk, nil
 }
 
 func mountTmpfsData() error {

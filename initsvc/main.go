@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,7 +70,8 @@ func run(con console) {
 		con.step("modules", loadModules(cfg.Modules), fmt.Sprint(len(cfg.Modules), " loaded"))
 	}
 	con.step("hostname", unix.Sethostname([]byte(cfg.Hostname)), cfg.Hostname)
-	setupData(con, cfg.Pools)
+	disk := setupData(con, cfg.Pools)
+	upd := setupUpdates(con, cfg.Update, disk)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -83,9 +85,13 @@ func run(con console) {
 
 	stop := make(chan string, 4)
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGPWR)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGPWR, unix.SIGUSR1)
 	go func() {
 		s := <-sigs
+		if s == unix.SIGUSR1 { // the update agent installed an update
+			stop <- "reboot: an update was installed"
+			return
+		}
 		stop <- s.String()
 	}()
 	watchPowerButton(con, stop)
@@ -93,15 +99,30 @@ func run(con console) {
 	sup := newSupervisor(con)
 	// Services start in the background so a power button press or a
 	// SIGTERM is honoured at any time, even while a pool is not ready.
-	go startServices(con, sup, cfg, facts)
+	if upd != nil && upd.trial.Load() {
+		go upd.guard(stop)
+	}
+	go func() {
+		if upd != nil {
+			upd.startAgent(sup)
+		}
+		ready := startServices(con, sup, cfg, facts)
+		if upd != nil && upd.trial.Load() {
+			upd.judge(ctx, ready, sup.restarts, stop)
+		}
+	}()
 	reason := <-stop
 	con.step("shutdown", nil, "("+reason+")")
 	sup.stopAll(5 * time.Second)
+	if strings.HasPrefix(reason, "reboot") {
+		reboot(con)
+	}
 }
 
 // startServices starts the pools, waits for them, then the status server
-// and the front end, and prints "ready" once the front end accepts.
-func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) {
+// and the front end, and prints "ready" once the front end accepts; it
+// returns why it is not ready, or nil.
+func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) error {
 	pools := startPools(con, sup, cfg, facts)
 	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start}
 	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
@@ -111,7 +132,9 @@ func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Fac
 			front = append(front, f)
 		}
 	}
-	con.step("ready", waitReady(front, 60*time.Second), "")
+	err := waitReady(front, 60*time.Second)
+	con.step("ready", err, "")
+	return err
 }
 
 // startPools starts every pool, waits until its members answer FastCGI,

@@ -67,6 +67,19 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
+// reboot syncs, unmounts and restarts the machine. It never returns.
+func reboot(con console) {
+	unix.Sync()
+	unmountAll()
+	unix.Sync()
+	con.step("reboot", nil, "")
+	for {
+		err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+		con.step("reboot", err, "")
+		time.Sleep(time.Second)
+	}
+}
+
 // powerOff syncs, unmounts and powers the machine off. It never returns.
 func powerOff(con console) {
 	unix.Sync()

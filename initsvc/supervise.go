@@ -319,3 +319,17 @@ func serviceCmd(sv spec.Service) *exec.Cmd {
 	c.Env = append([]string{"PATH=/bin"}, sv.Env...)
 	return c
 }
+
+// restarts is the number of restarts of every service so far.
+func (s *supervisor) restarts() int {
+	s.mu.Lock()
+	svcs := append([]*service(nil), s.svcs...)
+	s.mu.Unlock()
+	n := 0
+	for _, sv := range svcs {
+		sv.mu.Lock()
+		n += sv.restarts
+		sv.mu.Unlock()
+	}
+	return n
+}

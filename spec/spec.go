@@ -38,6 +38,8 @@ type Init struct {
 	// Pools are FastCGI programs that init spawns with a listening socket
 	// on fd 0 (lighttpd's bin-path style).
 	Pools []Pool `json:"pools,omitempty"`
+	// Update is the update agent's configuration; nil: updates are off.
+	Update *Update `json:"update,omitempty"`
 }
 
 // Interface is one network interface's configuration.

@@ -16,7 +16,20 @@ type Update struct {
 	// trial boot; DeadlineMS bounds the trial.
 	Health     string `json:"health,omitempty"`
 	DeadlineMS int64  `json:"deadline_ms"`
+	// Where the A/B state lives, on the disk that holds the data
+	// partition: partition BootPart (FAT) holds GRUB's environment block
+	// at EnvPath; Slots maps "a" and "b" to their partition numbers.
+	BootPart int            `json:"boot_part"`
+	EnvPath  string         `json:"env_path"`
+	Slots    map[string]int `json:"slots"`
 }
+
+// Kernel command line words GRUB passes: the slot booted and why
+// ("committed", "trial", "fallback": the trial's slot did not load).
+const (
+	SlotParam     = "mkimage.slot"
+	BootModeParam = "mkimage.boot"
+)
 
 // Update paths: the agent's HTTP API and what it keeps on /data.
 const (
@@ -25,6 +38,8 @@ const (
 	// UpdateStateDir holds the history of trials (on /data: it outlives
 	// a slot switch).
 	UpdateStateDir = DataDir + "/mkimage/update"
+	// BootMount is where init mounts the boot partition (ESP).
+	BootMount = RunDir + "/boot"
 )
 
 // UpdateStatus is what GET /update/status answers and `mkimage update

@@ -25,7 +25,10 @@ type Server struct {
 	// Installed runs after a bundle was written, verified and armed,
 	// once the answer is sent: it reboots into the trial.
 	Installed func(Result)
-	busy      sync.Mutex
+	// Refuse, when set and returning an error, turns a PUT away with 409
+	// before a byte is read (e.g. while a trial is being judged).
+	Refuse func() error
+	busy   sync.Mutex
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +58,12 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.busy.Unlock()
+	if s.Refuse != nil {
+		if err := s.Refuse(); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+	}
 	res, err := s.Receiver.Receive(r.Context(), r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))

@@ -1,8 +1,11 @@
-package updater
+package slots
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // The variables of the boot loader's A/B state in GRUB's environment
@@ -106,4 +109,30 @@ func AtBoot(running string, st BootState) (trial bool, failed string) {
 		return false, st.Tried
 	}
 	return false, ""
+}
+
+// PartitionDev finds partition n of disk in sysfs ("vda", 3 -> /dev/vda3;
+// "mmcblk0", 2 -> /dev/mmcblk0p2).
+func PartitionDev(disk string, n int) (string, error) {
+	parts, _ := filepath.Glob(filepath.Join("/sys/class/block", disk, "*", "partition"))
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(n) {
+			return "/dev/" + filepath.Base(filepath.Dir(p)), nil
+		}
+	}
+	return "", fmt.Errorf("disk %s has no partition %d", disk, n)
+}
+
+// PartitionBytes is a partition's size from sysfs (512-byte sectors).
+func PartitionBytes(dev string) (int64, error) {
+	b, err := os.ReadFile(filepath.Join("/sys/class/block", filepath.Base(dev), "size"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the size of %s: %w", dev, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading the size of %s: %w", dev, err)
+	}
+	return n * 512, nil
 }

@@ -1,0 +1,111 @@
+// Command updated is the appliance's update agent: init starts it (as
+// root, when [update] is on and the machine booted from its disk) with the
+// disk and the running slot; it serves package updater's API on [update]
+// listen, writes bundles into the other slot, arms their trial and asks
+// init to reboot (SIGUSR1). Init judges the trial.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mkimage/mkimage/bundle"
+	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/updater"
+	"github.com/mkimage/mkimage/updater/slots"
+)
+
+func main() {
+	disk := flag.String("disk", "", "the disk holding the slots (e.g. vda)")
+	running := flag.String("running", "", "the running slot, a or b")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("updated: ")
+	var cfg spec.Init
+	if err := spec.Load(spec.InitPath, &cfg); err != nil {
+		log.Fatal(err)
+	}
+	if cfg.Update == nil || *disk == "" || (*running != "a" && *running != "b") {
+		log.Fatal("needs [update] in the spec, -disk and -running a|b")
+	}
+	srv, err := newServer(*cfg.Update, *disk, *running)
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Fatal(srv.ListenAndServe())
+}
+
+func newServer(u spec.Update, disk, running string) (*http.Server, error) {
+	keys, err := bundle.ParseKeys(u.Keys)
+	if err != nil {
+		return nil, err
+	}
+	var allow []netip.Prefix
+	for _, a := range u.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, fmt.Errorf("[update] allow: %w", err)
+		}
+		allow = append(allow, p.Masked())
+	}
+	other := map[string]string{"a": "b", "b": "a"}[running]
+	dev, err := slots.PartitionDev(disk, u.Slots[other])
+	if err != nil {
+		return nil, err
+	}
+	size, err := slots.PartitionBytes(dev)
+	if err != nil {
+		return nil, err
+	}
+	env := slots.GRUBEnv{Path: filepath.Join(spec.BootMount, u.EnvPath)}
+	store := slots.Store{Dir: spec.UpdateStateDir}
+	status := func() spec.UpdateStatus {
+		st := spec.UpdateStatus{Version: u.Version, Slot: running, Last: store.Last()}
+		if bs, err := env.State(); err == nil {
+			st.Committed, st.Trial = bs.Committed, bs.Committed != running
+		}
+		return st
+	}
+	rc := &updater.Receiver{
+		Running: bundle.RunningSystem{Board: u.Board, Arch: u.Arch, Version: u.Version, SlotBytes: size},
+		Keys:    keys, Slot: dev, SlotName: other,
+		Arm: func(h bundle.Header) error {
+			if err := store.SetPending(slots.Pending{Slot: other, Version: h.Version, From: u.Version, At: time.Now().UTC()}); err != nil {
+				return err
+			}
+			return env.Arm(other)
+		},
+	}
+	h := &updater.Server{
+		Receiver: rc, Allow: allow, Status: status,
+		Refuse: func() error {
+			if status().Trial {
+				return errors.New("this version is on trial: an update can follow once it is committed")
+			}
+			return nil
+		},
+		Installed: func(r updater.Result) {
+			log.Printf("version %s written to slot %s (%d bytes, key %s): asking init to reboot into it", r.Header.Version, other, r.Bytes, r.KeyID)
+			if err := unix.Kill(1, unix.SIGUSR1); err != nil {
+				log.Printf("asking init to reboot: %v", err)
+			}
+		},
+	}
+	addr := u.Listen
+	if !strings.Contains(addr, ":") {
+		addr = ":" + addr
+	}
+	log.Printf("listening on %s for bundles to slot %s (%s, %d MiB)", addr, other, dev, size>>20)
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+		ErrorLog: log.New(os.Stderr, "updated: http: ", 0)}, nil
+}
