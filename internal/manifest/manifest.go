@@ -33,6 +33,11 @@ type Manifest struct {
 	Disk *Disk `json:"disk,omitempty"`
 	// DTB is the device tree QEMU gives a direct boot (-dtb), if any.
 	DTB *File `json:"dtb,omitempty"`
+	// Slot is the system slot's image (slot.img), for boards with A/B
+	// slots: what `mkimage update` puts in a bundle.
+	Slot *File `json:"slot,omitempty"`
+	// Version is [update] version, when updates are on.
+	Version string `json:"version,omitempty"`
 }
 
 // File is one output file.
