@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$PATH"
 
-# grub-pc-bin and systemd-boot-efi: the disk image's BIOS loader and UEFI stub; ovmf: UEFI boots.
-BOOT_PKGS=(qemu-system-x86 qemu-utils grub-pc-bin systemd-boot-efi ovmf)
+# grub-pc-bin and grub-efi-amd64-bin: the disk image's BIOS and UEFI boot loader (GRUB); ovmf: UEFI boots.
+BOOT_PKGS=(qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf)
 # qemu-system-arm + qemu-efi-aarch64: aarch64 (virt, AAVMF) and Raspberry Pi 3 (raspi3b) boots.
 # btrfs-progs: flash's test that a mounted btrfs (anonymous st_dev) is found.
 TEST_PKGS=(lighttpd nginx-light apache2 php-cgi libfcgi-bin spawn-fcgi wrk dosfstools btrfs-progs qemu-system-arm qemu-efi-aarch64 linux-source-6.1 bc bison flex libelf-dev libssl-dev build-essential)

@@ -47,13 +47,13 @@ var qemuAarch64 = Board{
 			Modes:    []string{BootDirect, BootUEFI},
 			UEFICode: "/usr/share/AAVMF/AAVMF_CODE.fd", UEFIVars: "/usr/share/AAVMF/AAVMF_VARS.fd",
 			UEFIPackage: "qemu-efi-aarch64", DiskInterface: "virtio", Package: "qemu-system-arm",
-			// With 256 MiB AAVMF fails "Failed to relocate kernel: Out
-			// of Resources" for the 57 MiB arm64 Image.
+			// With 256 MiB the 57 MiB arm64 Image fails to relocate
+			// ("Out of Resources").
 			UEFIMemory: 512,
 		},
 	},
-	// The arm64 Image is 57 MiB uncompressed: two slots need 200 MiB.
-	Disk:   Disk{Layout: LayoutUEFI, BootMiB: 200, DataMiB: 32, EFIArch: "aa64"},
+	// The arm64 Image is 57 MiB uncompressed: a slot needs 100 MiB.
+	Disk: Disk{Layout: LayoutUEFI, BootMiB: 40, SlotMiB: 100, DataMiB: 32, EFIArch: "aa64"},
 	Proven: "QEMU boot (direct, UEFI)",
 }
 

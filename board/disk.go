@@ -1,19 +1,18 @@
 package board
 
 // Disk layouts: how a board's disk image is partitioned and booted. Every
-// layout has a FAT32 boot partition holding the system (kernel and
-// initramfs of slot "a", with room for a second slot) and an ext4 data
-// partition last on the disk, mounted at /data and grown to fill the disk
-// on first boot.
+// layout ends with an ext4 data partition, mounted at /data and grown to
+// fill the disk on first boot.
 const (
 	// LayoutPC is GPT with a BIOS boot partition holding GRUB's core.img
-	// (boot code in the MBR, for SeaBIOS and other legacy BIOSes) and an
-	// EFI system partition with a Unified Kernel Image as
-	// EFI/BOOT/BOOTX64.EFI (for UEFI) plus the kernel and initramfs GRUB
-	// loads: one image boots under both firmwares.
+	// (boot code in the MBR, for SeaBIOS and other legacy BIOSes), an EFI
+	// system partition with GRUB as EFI/BOOT/BOOTX64.EFI, one grub.cfg and
+	// GRUB's environment block (the A/B state), then the system slots a
+	// and b (FAT: vmlinuz, initrd.zst) and data: one image boots under
+	// both firmwares with one trial-boot mechanism, each slot stored once.
 	LayoutPC = "gpt-bios-uefi"
-	// LayoutUEFI is GPT with an EFI system partition holding a Unified
-	// Kernel Image as EFI/BOOT/BOOT<ARCH>.EFI.
+	// LayoutUEFI is LayoutPC without the BIOS boot partition: GRUB as
+	// EFI/BOOT/BOOT<ARCH>.EFI.
 	LayoutUEFI = "gpt-uefi"
 	// LayoutRPi is MBR with a FAT32 boot partition holding the Raspberry
 	// Pi firmware (none on a Pi 5, whose firmware is in its EEPROM),
@@ -27,14 +26,18 @@ type Disk struct {
 	// Layout is one of the Layout constants; "" means no disk image.
 	Layout string
 	// BootMiB is the boot partition's least size, one of disk.FATSizes
-	// (FAT32 sizes go-diskfs formats correctly); a bigger system gets the
-	// next size that holds it twice.
+	// (FAT32 sizes go-diskfs formats correctly). On a Raspberry Pi it
+	// holds the system, and a bigger system gets the next size that holds
+	// it twice; with slots it is the ESP, which holds only GRUB.
 	BootMiB int
+	// SlotMiB is a system slot's least size (A/B layouts), one of
+	// disk.FATSizes; a bigger system gets the next size that holds it.
+	SlotMiB int
 	// DataMiB is the data partition's size in the image; it grows to
 	// fill the real disk on first boot.
 	DataMiB int
-	// EFIArch is the UEFI architecture name: "x64" or "aa64" (names the
-	// systemd EFI stub linux<ARCH>.efi.stub and BOOT<ARCH>.EFI).
+	// EFIArch is the UEFI architecture name: "x64" or "aa64" (GRUB's EFI
+	// target and BOOT<ARCH>.EFI).
 	EFIArch string
 	// Firmware lists files copied from the github.com/gokrazy/firmware
 	// module to the boot partition (Raspberry Pi before the 5; a Pi 5
@@ -68,8 +71,8 @@ type QEMUBoot struct {
 	// UEFIPackage is the Debian package providing them.
 	UEFIPackage string
 	// UEFIMemory is the least memory (MiB) a UEFI boot needs, when more
-	// than the board's default: the firmware loads the whole UKI and the
-	// kernel's EFI stub then relocates the kernel.
+	// than the board's default: GRUB loads the whole kernel and the
+	// kernel's EFI stub then relocates it.
 	UEFIMemory int
 	// DiskInterface is the -drive if= value for the disk image
 	// ("virtio", "sd").

@@ -45,7 +45,7 @@ func TestPowerCut(t *testing.T) {
 
 	// Cut 1: during the first boot's growth of /data.
 	g := tool.Boot(t, "-disk", disk, "-disk-size", "256M", img)
-	g.Console.Expect(t, regexp.MustCompile(`^init: data grow: ok vda3: partition 32 MiB to`), qemu.Scaled(120*time.Second))
+	g.Console.Expect(t, regexp.MustCompile(`^init: data grow: ok vda5: partition 32 MiB to`), qemu.Scaled(120*time.Second))
 	pid := g.KillQEMU(qemu.Scaled(30 * time.Second))
 	t.Logf("cut 1: QEMU %d killed as init grew /data, %.1f s into the test", pid, time.Since(start).Seconds())
 

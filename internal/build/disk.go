@@ -60,7 +60,6 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
 		Cmdline:   m.Cmdline + " " + spec.DataCmdline,
 		KernelDir: kdir, Seed: diskSeed(cfg, b), Epoch: opts.SourceDateEpoch,
-		OSRelease: fmt.Sprintf("NAME=mkimage\nID=mkimage\nVERSION_ID=%s\nPRETTY_NAME=\"mkimage appliance %s\"\n", ToolVersion, cfg.Hostname),
 	}
 	if len(b.Disk.Firmware) > 0 {
 		if s.FirmwareDir, _, err = kernel.ModuleDir(ctx, "github.com/gokrazy/firmware", src, opts.Progress); err != nil {
@@ -68,9 +67,10 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		}
 	}
 	if b.Disk.EFIArch != "" {
-		if s.EFIStub, err = disk.FindEFIStub(ctx, b.Disk.EFIArch, opts.Progress); err != nil {
+		if s.GRUBEFI, err = disk.MakeGRUBEFI(ctx, b.Disk.EFIArch, opts.Progress); err != nil {
 			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
+		s.SlotImage = filepath.Join(dir, disk.SlotFile)
 	}
 	if b.Disk.Layout == board.LayoutPC {
 		if s.GRUB, err = disk.MakeGRUB(ctx, disk.BootIndex(b)); err != nil {
@@ -86,6 +86,13 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		return err
 	}
 	m.Disk = &manifest.Disk{File: f, Cmdline: s.Cmdline, DiskLayout: lay}
+	if s.SlotImage != "" {
+		sf, err := manifest.Describe(dir, disk.SlotFile)
+		if err != nil {
+			return err
+		}
+		m.Slot = &sf
+	}
 	var parts []string
 	for _, p := range lay.Partitions {
 		parts = append(parts, fmt.Sprintf("%s %d MiB", p.Name, p.Size>>20))

@@ -26,7 +26,7 @@ func ABOf(b board.Board) (ab AB, ok bool) {
 	if b.Disk.Layout != board.LayoutPC && b.Disk.Layout != board.LayoutUEFI {
 		return AB{}, false
 	}
-	lay, _ := plan(b, b.Disk.BootMiB, ids{})
+	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
 	ab = AB{EnvPath: EnvPath, Slots: map[string]int{}}
 	for _, p := range lay.Partitions {
 		switch p.Name {

@@ -1,11 +1,14 @@
 // Package disk writes a board's bootable disk image with go-diskfs: a
 // partition table (GPT, or MBR for the Raspberry Pi), a FAT32 boot
-// partition holding the system (kernel and initramfs of slot "a", sized
-// for a second slot) and its boot loader, and an ext4 data partition last
-// on the disk, which the guest's init mounts at /data and grows to fill the
-// disk on first boot. Every ID in the image is derived from a seed and
-// every timestamp is the build's SOURCE_DATE_EPOCH, so images are
-// reproducible.
+// partition, and an ext4 data partition last on the disk, which the
+// guest's init mounts at /data and grows to fill the disk on first boot.
+// x86_64 and aarch64 disks have two system slots between them: the boot
+// partition (ESP) holds GRUB, one grub.cfg and GRUB's environment block
+// (the A/B state), and each slot is a FAT filesystem with the kernel and
+// initramfs (slot a written, slot b empty until an update). On a
+// Raspberry Pi the boot partition holds the system under os_prefix a/.
+// Every ID in the image is derived from a seed and every timestamp is the
+// build's SOURCE_DATE_EPOCH, so images are reproducible.
 package disk
 
 import (
@@ -64,12 +67,13 @@ type Spec struct {
 	KernelDir string
 	// FirmwareDir is the Raspberry Pi firmware module's directory.
 	FirmwareDir string
-	// EFIStub is systemd's EFI stub for the board's EFI architecture.
-	EFIStub string
-	// GRUB holds the BIOS boot loader (LayoutPC).
-	GRUB *GRUB
-	// OSRelease is the UKI's .osrel section.
-	OSRelease string
+	// GRUB holds the BIOS boot loader (LayoutPC); GRUBEFI the EFI one
+	// (LayoutPC, LayoutUEFI).
+	GRUB    *GRUB
+	GRUBEFI []byte
+	// SlotImage is where the slot's FAT image is written (A/B layouts):
+	// the disk holds it in slot a, an update bundle carries it.
+	SlotImage string
 	// Seed derives every GUID, UUID and volume ID.
 	Seed []byte
 	// Epoch is every timestamp (SOURCE_DATE_EPOCH).
@@ -83,26 +87,19 @@ type (
 	BootFile  = manifest.BootFile
 )
 
-// Write creates the image file at path (which must not exist).
+// Write creates the image file at path (which must not exist), and on
+// boards with system slots the slot image at s.SlotImage.
 func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	d := s.Board.Disk
 	if err := CheckFATSize(d.BootMiB); err != nil {
 		return Layout{}, fmt.Errorf("board %s: %w", s.Board.Name, err)
 	}
-	files, err := bootFiles(s)
-	if err != nil {
-		return Layout{}, err
-	}
-	var system int64
-	for _, f := range files {
-		system += int64(len(f.data)) + 4096
-	}
-	bootMiB, err := bootSize(d.BootMiB, system)
-	if err != nil {
-		return Layout{}, err
-	}
 	id := ids{seed: s.Seed}
-	lay, total := plan(s.Board, bootMiB, id)
+	files, sys, bootMiB, slotMiB, err := contents(s)
+	if err != nil {
+		return Layout{}, err
+	}
+	lay, total := plan(s.Board, bootMiB, slotMiB, id)
 	img, err := diskfs.Create(file, total, diskfs.SectorSizeDefault)
 	if err != nil {
 		return Layout{}, fmt.Errorf("creating disk image %s: %w", file, err)
@@ -117,26 +114,26 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	if err := img.Partition(table(lay)); err != nil {
 		return Layout{}, fmt.Errorf("writing the partition table: %w", err)
 	}
-	boot, data := lay.Partitions[len(lay.Partitions)-2], lay.Partitions[len(lay.Partitions)-1]
-	if err := writeFAT(img, boot, files, s.Epoch); err != nil {
-		return Layout{}, err
+	boot, data := partitionNamed(lay, "boot"), lay.Partitions[len(lay.Partitions)-1]
+	if err := writeFAT(img, boot.Index, BootLabel, files, s.Epoch); err != nil {
+		return Layout{}, fmt.Errorf("boot partition: %w", err)
 	}
 	if err := writeExt4(img, data, id, s.Epoch); err != nil {
 		return Layout{}, err
 	}
-	f := img.Backend
-	w, err := f.Writable()
+	w, err := img.Backend.Writable()
 	if err != nil {
 		return Layout{}, err
 	}
-	if err := fixFATDotDot(w, boot.Start); err != nil {
+	if err := finishFAT(w, boot.Start, id.u32("fat-volume-id")); err != nil {
 		return Layout{}, fmt.Errorf("boot partition: %w", err)
 	}
-	// FAT volume ID (go-diskfs writes 0 when asked for reproducibility).
-	vol := id.u32("fat-volume-id")
-	for _, off := range []int64{0x43, 6*sector + 0x43} {
-		if _, err := w.WriteAt(le32(vol), boot.Start+off); err != nil {
-			return Layout{}, fmt.Errorf("setting the FAT volume ID: %w", err)
+	if sys != nil {
+		if err := writeSlot(ctx, s.SlotImage, int64(slotMiB)*mib, sys, id, s.Epoch); err != nil {
+			return Layout{}, err
+		}
+		if err := copyInto(w, s.SlotImage, partitionNamed(lay, "slot-a")); err != nil {
+			return Layout{}, err
 		}
 	}
 	if lay.Table == "mbr" {
@@ -156,8 +153,54 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	for _, f := range files {
 		lay.BootFiles = append(lay.BootFiles, BootFile{Path: f.path, Size: int64(len(f.data))})
 	}
+	for _, f := range sys {
+		lay.BootFiles = append(lay.BootFiles, BootFile{Path: "slot-a:" + f.path, Size: int64(len(f.data))})
+	}
 	ok = true
 	return lay, nil
+}
+
+// contents reads what goes on the boot partition and, with system slots,
+// into a slot, and sizes both partitions.
+func contents(s Spec) (boot, sys []bootFile, bootMiB, slotMiB int, err error) {
+	d := s.Board.Disk
+	if !hasSlots(s.Board) {
+		boot, err = bootFiles(s)
+		if err == nil {
+			bootMiB, err = bootSize(d.BootMiB, 2*filesBytes(boot))
+		}
+		return boot, nil, bootMiB, 0, err
+	}
+	if sys, err = slotFiles(s); err != nil {
+		return
+	}
+	if slotMiB, err = bootSize(d.SlotMiB, filesBytes(sys)); err != nil {
+		return
+	}
+	lay, _ := plan(s.Board, d.BootMiB, slotMiB, ids{})
+	boot, err = espFiles(s, partitionNamed(lay, "slot-a").Index, partitionNamed(lay, "slot-b").Index)
+	return boot, sys, d.BootMiB, slotMiB, err
+}
+
+func hasSlots(b board.Board) bool {
+	return b.Disk.Layout == board.LayoutPC || b.Disk.Layout == board.LayoutUEFI
+}
+
+func filesBytes(fs []bootFile) int64 {
+	var n int64
+	for _, f := range fs {
+		n += int64(len(f.data)) + 4096
+	}
+	return n
+}
+
+func partitionNamed(lay Layout, name string) Partition {
+	for _, p := range lay.Partitions {
+		if p.Name == name {
+			return p
+		}
+	}
+	return Partition{}
 }
 
 // Describe says in words how b's disk image is laid out, before the
@@ -168,14 +211,14 @@ func Describe(b board.Board) string {
 	if b.Disk.Layout == "" {
 		return "none (this board boots only from kernel and initramfs)"
 	}
-	lay, _ := plan(b, b.Disk.BootMiB, ids{})
+	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
 	var parts []string
 	for _, p := range lay.Partitions {
 		size := fmt.Sprintf("%d MiB", p.Size/mib)
-		switch p.Name {
-		case "boot":
+		switch {
+		case p.Name == "boot" && !hasSlots(b), strings.HasPrefix(p.Name, "slot-"):
 			size = "at least " + size
-		case DataPartName:
+		case p.Name == DataPartName:
 			size += ", grown to the disk's end at first boot"
 		}
 		parts = append(parts, fmt.Sprintf("%d %s (%s, %s)", p.Index, p.Name, p.Type, size))
@@ -186,7 +229,7 @@ func Describe(b board.Board) string {
 // BootIndex is the number (1-based) of the boot partition in b's layout,
 // which GRUB's BIOS core image names in its prefix.
 func BootIndex(b board.Board) int {
-	lay, _ := plan(b, 1, ids{})
+	lay, _ := plan(b, 1, 1, ids{})
 	for _, p := range lay.Partitions {
 		if p.Name == "boot" {
 			return p.Index
@@ -195,8 +238,9 @@ func BootIndex(b board.Board) int {
 	return 0
 }
 
-// plan lays the partitions out: 1 MiB aligned, the data partition last.
-func plan(b board.Board, bootMiB int, id ids) (Layout, int64) {
+// plan lays the partitions out: 1 MiB aligned, the slots (if the layout
+// has them) after the boot partition, the data partition last.
+func plan(b board.Board, bootMiB, slotMiB int, id ids) (Layout, int64) {
 	d := b.Disk
 	var lay Layout
 	next := int64(mib)
@@ -221,6 +265,11 @@ func plan(b board.Board, bootMiB int, id ids) (Layout, int64) {
 		boot.Type, boot.GUID = "fat32-lba", ""
 	}
 	add(boot)
+	if hasSlots(b) {
+		// Slot b has no filesystem until an update writes one.
+		add(Partition{Name: "slot-a", Type: "linux", Size: int64(slotMiB) * mib, FS: "fat32", GUID: id.guid("part-slot-a")})
+		add(Partition{Name: "slot-b", Type: "linux", Size: int64(slotMiB) * mib, GUID: id.guid("part-slot-b")})
+	}
 	data := Partition{Name: DataPartName, Type: "linux", Size: int64(d.DataMiB) * mib, FS: "ext4", Label: DataLabel, GUID: id.guid("part-data")}
 	if lay.Table == "mbr" {
 		data.GUID = ""
@@ -269,14 +318,15 @@ func sortFiles(fs []bootFile) {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].path < fs[j].path })
 }
 
-// writeFAT formats the boot partition and copies the files in.
-func writeFAT(img *disk.Disk, p Partition, files []bootFile, epoch uint64) error {
+// writeFAT formats partition index of img (0: the whole image) as FAT32
+// and copies the files in.
+func writeFAT(img *disk.Disk, index int, label string, files []bootFile, epoch uint64) error {
 	// go-diskfs stamps FAT entries with SOURCE_DATE_EPOCH when set.
 	restore := setEnv("SOURCE_DATE_EPOCH", fmt.Sprint(epoch))
 	defer restore()
-	fs, err := img.CreateFilesystem(disk.FilesystemSpec{Partition: p.Index, FSType: filesystem.TypeFat32, VolumeLabel: BootLabel, Reproducible: true})
+	fs, err := img.CreateFilesystem(disk.FilesystemSpec{Partition: index, FSType: filesystem.TypeFat32, VolumeLabel: label, Reproducible: true})
 	if err != nil {
-		return fmt.Errorf("formatting the boot partition: %w", err)
+		return fmt.Errorf("formatting FAT32: %w", err)
 	}
 	made := map[string]bool{"/": true}
 	for _, f := range files {
@@ -287,20 +337,20 @@ func writeFAT(img *disk.Disk, p Partition, files []bootFile, epoch uint64) error
 		}
 		for i := len(parts) - 1; i >= 0; i-- {
 			if err := fs.Mkdir(parts[i]); err != nil {
-				return fmt.Errorf("boot partition: creating %s: %w", parts[i], err)
+				return fmt.Errorf("creating %s: %w", parts[i], err)
 			}
 			made[parts[i]] = true
 		}
 		w, err := fs.OpenFile(f.path, os.O_CREATE|os.O_RDWR)
 		if err != nil {
-			return fmt.Errorf("boot partition: creating %s: %w", f.path, err)
+			return fmt.Errorf("creating %s: %w", f.path, err)
 		}
 		if _, err := w.Write(f.data); err != nil {
 			w.Close()
-			return fmt.Errorf("boot partition: writing %s: %w", f.path, err)
+			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
 		if err := w.Close(); err != nil {
-			return fmt.Errorf("boot partition: writing %s: %w", f.path, err)
+			return fmt.Errorf("writing %s: %w", f.path, err)
 		}
 	}
 	return nil
@@ -323,7 +373,7 @@ func setEnv(k, v string) func() {
 // entries short, e.g. 64, 129, 259, 505-507 MiB), and OVMF ignores an ESP
 // of 32 MiB or less. Each of these is formatted and checked with fsck.fat
 // by the tests.
-var FATSizes = []int{100, 200, 300, 400, 500, 600, 800, 1000}
+var FATSizes = []int{40, 80, 100, 200, 300, 400, 500, 600, 800, 1000}
 
 // CheckFATSize rejects a boot partition size not in FATSizes.
 func CheckFATSize(m int) error {
@@ -337,11 +387,11 @@ func CheckFATSize(m int) error {
 // checked size that holds the system twice (room for slot b) when the
 // system is bigger.
 func bootSize(board int, system int64) (int, error) {
-	need := 2*system + 4*mib
+	need := system + 4*mib
 	for _, m := range FATSizes {
 		if m >= board && int64(m)*mib >= need {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("the system (%d MiB) does not fit twice in the largest boot partition (%d MiB)", system>>20, FATSizes[len(FATSizes)-1])
+	return 0, fmt.Errorf("the system (%d MiB) does not fit the largest FAT partition (%d MiB)", system>>20, FATSizes[len(FATSizes)-1])
 }

@@ -14,65 +14,13 @@ import (
 
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/diskfs/go-diskfs/partition/mbr"
 
 	"github.com/mkimage/mkimage/board"
 )
-
-// fakeStub is a minimal PE32+ image with one section, enough for BuildUKI.
-func fakeStub() []byte {
-	b := make([]byte, 0x600)
-	copy(b, "MZ")
-	binary.LittleEndian.PutUint32(b[0x3c:], 0x80)
-	copy(b[0x80:], "PE\x00\x00")
-	coff := 0x84
-	binary.LittleEndian.PutUint16(b[coff+2:], 1)
-	binary.LittleEndian.PutUint16(b[coff+16:], 240)
-	opt := coff + 20
-	binary.LittleEndian.PutUint16(b[opt:], 0x20b)
-	binary.LittleEndian.PutUint32(b[opt+32:], 0x1000)
-	binary.LittleEndian.PutUint32(b[opt+36:], 0x200)
-	binary.LittleEndian.PutUint32(b[opt+56:], 0x2000)
-	binary.LittleEndian.PutUint32(b[opt+60:], 0x400)
-	sec := opt + 240
-	copy(b[sec:], ".text")
-	binary.LittleEndian.PutUint32(b[sec+8:], 0x100)
-	binary.LittleEndian.PutUint32(b[sec+12:], 0x1000)
-	binary.LittleEndian.PutUint32(b[sec+16:], 0x200)
-	binary.LittleEndian.PutUint32(b[sec+20:], 0x400)
-	return b
-}
-
-func TestBuildUKI(t *testing.T) {
-	out, err := BuildUKI(fakeStub(), []UKISection{{".cmdline", []byte("console=ttyS0")}, {".linux", bytes.Repeat([]byte{1}, 5000)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := binary.LittleEndian.Uint16(out[0x84+2:]); n != 3 {
-		t.Fatalf("sections = %d, want 3", n)
-	}
-	sec := 0x84 + 20 + 240 + 40
-	if name := string(bytes.TrimRight(out[sec:sec+8], "\x00")); name != ".cmdline" {
-		t.Fatalf("section 2 is %q", name)
-	}
-	va := binary.LittleEndian.Uint32(out[sec+12:])
-	raw := binary.LittleEndian.Uint32(out[sec+20:])
-	if va != 0x2000 || raw%0x200 != 0 || string(out[raw:raw+13]) != "console=ttyS0" {
-		t.Fatalf("section 2 at va %#x raw %#x", va, raw)
-	}
-	linux := sec + 40
-	if va2 := binary.LittleEndian.Uint32(out[linux+12:]); va2 != 0x3000 {
-		t.Fatalf(".linux at %#x", va2)
-	}
-	if size := binary.LittleEndian.Uint32(out[0x84+20+56:]); size != 0x5000 {
-		t.Fatalf("SizeOfImage %#x", size)
-	}
-	if _, err := BuildUKI([]byte("nope"), nil); err == nil {
-		t.Fatal("a non-PE stub was accepted")
-	}
-}
 
 func fixture(t *testing.T) (kernel, initrd, dir string) {
 	t.Helper()
@@ -84,8 +32,6 @@ func fixture(t *testing.T) (kernel, initrd, dir string) {
 	for _, n := range []string{"bootcode.bin", "start.elf", "fixup.dat", "bcm2710-rpi-3-b.dtb", "bcm2710-rpi-3-b-plus.dtb"} {
 		must(t, os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644))
 	}
-	stub := filepath.Join(dir, "stub")
-	must(t, os.WriteFile(stub, fakeStub(), 0o644))
 	return kernel, initrd, dir
 }
 
@@ -101,7 +47,7 @@ func testSpec(t *testing.T, name string) Spec {
 	b, err := board.Lookup(name)
 	must(t, err)
 	return Spec{Board: b, Kernel: kernel, Initramfs: initrd, Cmdline: "console=ttyS0 mkimage.data=" + DataLabel,
-		KernelDir: dir, FirmwareDir: dir, EFIStub: filepath.Join(dir, "stub"), OSRelease: "ID=mkimage\n",
+		KernelDir: dir, FirmwareDir: dir, GRUBEFI: []byte("MZ grub efi"), SlotImage: filepath.Join(dir, SlotFile),
 		Seed: []byte("seed"), Epoch: 1700000000}
 }
 
@@ -168,10 +114,13 @@ func TestPCImage(t *testing.T) {
 		t.Error("two builds of the same spec differ")
 	}
 	s.Seed = []byte("other")
+	slotImage := s.SlotImage
+	s.SlotImage = filepath.Join(dir, "other-slot.img")
 	other := filepath.Join(dir, "other.img")
 	if _, err := Write(context.Background(), other, s); err != nil {
 		t.Fatal(err)
 	}
+	s.SlotImage = slotImage
 	if sum(t, other) == sums[0] {
 		t.Error("another seed gave the same image")
 	}
@@ -181,25 +130,37 @@ func TestPCImage(t *testing.T) {
 	tbl, err := d.GetPartitionTable()
 	must(t, err)
 	g := tbl.(*gpt.Table)
-	if len(g.Partitions) != 3 || g.Partitions[0].Type != gpt.BIOSBoot || g.Partitions[1].Type != gpt.EFISystemPartition ||
-		g.Partitions[2].Type != gpt.LinuxFilesystem || g.Partitions[2].Name != DataPartName {
+	if len(g.Partitions) != 5 || g.Partitions[0].Type != gpt.BIOSBoot || g.Partitions[1].Type != gpt.EFISystemPartition ||
+		g.Partitions[2].Name != "slot-a" || g.Partitions[3].Name != "slot-b" ||
+		g.Partitions[4].Type != gpt.LinuxFilesystem || g.Partitions[4].Name != DataPartName {
 		t.Fatalf("partitions: %+v", g.Partitions)
 	}
 	if g.Partitions[0].Start != 2048 {
 		t.Errorf("BIOS boot partition at sector %d", g.Partitions[0].Start)
 	}
-	fs, err := d.GetFilesystem(2)
+	esp := readFiles(t, d, 2, "/EFI/BOOT/BOOTX64.EFI", "/grub/grub.cfg", "/grub/grubenv")
+	if !strings.Contains(esp["/grub/grub.cfg"], `set args="console=ttyS0 mkimage.data=mkimage-data"`) ||
+		!strings.Contains(esp["/grub/grub.cfg"], "set part_a=gpt3\nset part_b=gpt4\n") {
+		t.Errorf("grub.cfg:\n%s", esp["/grub/grub.cfg"])
+	}
+	if env := esp["/grub/grubenv"]; len(env) != 1024 || !strings.Contains(env, "\ncommitted=a\ntrial=\ntried=\n") {
+		t.Errorf("grubenv: %q", env)
+	}
+	slot := readFiles(t, d, 3, "/vmlinuz", "/initrd.zst")
+	kernel, _ := os.ReadFile(s.Kernel)
+	if slot["/vmlinuz"] != string(kernel) {
+		t.Error("slot a's vmlinuz is not the kernel")
+	}
+	img, err := os.ReadFile(s.SlotImage)
 	must(t, err)
-	for _, f := range []string{"/EFI/BOOT/BOOTX64.EFI", "/a/vmlinuz", "/a/initrd.zst", "/boot/grub/grub.cfg"} {
-		r, err := fs.OpenFile(f, os.O_RDONLY)
-		if err != nil {
-			t.Errorf("boot partition lacks %s: %v", f, err)
-			continue
-		}
-		data, _ := io.ReadAll(r)
-		if f == "/boot/grub/grub.cfg" && !strings.Contains(string(data), "linux /a/vmlinuz console=ttyS0 mkimage.data=mkimage-data") {
-			t.Errorf("grub.cfg:\n%s", data)
-		}
+	raw0, err := os.ReadFile(filepath.Join(dir, "disk0.img"))
+	must(t, err)
+	a, b := lay.Partitions[2], lay.Partitions[3]
+	if !bytes.Equal(raw0[a.Start:a.Start+int64(len(img))], img) {
+		t.Error("slot a does not hold slot.img")
+	}
+	if bytes.Count(raw0[b.Start:b.Start+b.Size], []byte{0}) != int(b.Size) {
+		t.Error("slot b is not empty")
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "disk0.img"))
 	must(t, err)
@@ -209,6 +170,24 @@ func TestPCImage(t *testing.T) {
 	if binary.LittleEndian.Uint64(raw[2048*512+0x1f4:]) != 2049 {
 		t.Error("core.img's block list does not start at sector 2049")
 	}
+}
+
+// readFiles reads files from partition index of d, failing for a missing one.
+func readFiles(t *testing.T, d *disk.Disk, index int, names ...string) map[string]string {
+	t.Helper()
+	fs, err := d.GetFilesystem(index)
+	must(t, err)
+	out := map[string]string{}
+	for _, f := range names {
+		r, err := fs.OpenFile(f, os.O_RDONLY)
+		if err != nil {
+			t.Errorf("partition %d lacks %s: %v", index, f, err)
+			continue
+		}
+		data, _ := io.ReadAll(r)
+		out[f] = string(data)
+	}
+	return out
 }
 
 func TestRPiImage(t *testing.T) {
@@ -280,13 +259,13 @@ func TestFATSizes(t *testing.T) {
 			t.Errorf("%d MiB accepted", m)
 		}
 	}
-	if m, err := bootSize(100, 60<<20); err != nil || m != 200 {
+	if m, err := bootSize(100, 2*60<<20); err != nil || m != 200 {
 		t.Errorf("a 60 MiB system got a %d MiB boot partition (%v), want 200", m, err)
 	}
 	if m, _ := bootSize(200, 1<<20); m != 200 {
 		t.Errorf("the board's 200 MiB became %d", m)
 	}
-	if _, err := bootSize(100, 600<<20); err == nil {
+	if _, err := bootSize(100, 1200<<20); err == nil {
 		t.Error("a 600 MiB system fit")
 	}
 }

@@ -25,28 +25,7 @@ func bootFiles(s Spec) ([]bootFile, error) {
 	slot := "/" + Slot + "/"
 	switch d.Layout {
 	case board.LayoutPC, board.LayoutUEFI:
-		stub, err := os.ReadFile(s.EFIStub)
-		if err != nil {
-			return nil, fmt.Errorf("reading systemd's EFI stub: %w", err)
-		}
-		uki, err := BuildUKI(stub, []UKISection{
-			{Name: ".osrel", Data: []byte(s.OSRelease)},
-			{Name: ".cmdline", Data: []byte(s.Cmdline + "\x00")},
-			{Name: ".linux", Data: kernel},
-			{Name: ".initrd", Data: initrd},
-		})
-		if err != nil {
-			return nil, fmt.Errorf("building the unified kernel image: %w", err)
-		}
-		files = append(files, bootFile{"/EFI/BOOT/BOOT" + strings.ToUpper(d.EFIArch) + ".EFI", uki})
-		if d.Layout == board.LayoutPC {
-			cfg := fmt.Sprintf("set timeout=0\nset default=0\nmenuentry \"mkimage %s\" {\n\tlinux %svmlinuz %s\n\tinitrd %sinitrd.zst\n}\n",
-				Slot, slot, s.Cmdline, slot)
-			files = append(files,
-				bootFile{slot + "vmlinuz", kernel},
-				bootFile{slot + "initrd.zst", initrd},
-				bootFile{"/boot/grub/grub.cfg", []byte(cfg)})
-		}
+		return nil, fmt.Errorf("board %s has system slots: its boot partition holds GRUB (espFiles)", s.Board.Name)
 	case board.LayoutRPi:
 		for _, name := range d.Firmware {
 			data, err := os.ReadFile(filepath.Join(s.FirmwareDir, name))
@@ -82,6 +61,39 @@ func bootFiles(s Spec) ([]bootFile, error) {
 	}
 	sortFiles(files)
 	return files, nil
+}
+
+// espFiles are the ESP's files on a disk with system slots: GRUB's EFI
+// binary, grub.cfg and the environment block. (The BIOS core.img reads
+// the same /grub.)
+func espFiles(s Spec, partA, partB int) ([]bootFile, error) {
+	if len(s.GRUBEFI) == 0 {
+		return nil, fmt.Errorf("board %s: no GRUB EFI binary to put on the ESP", s.Board.Name)
+	}
+	env, err := initialEnv()
+	if err != nil {
+		return nil, err
+	}
+	files := []bootFile{
+		{"/EFI/BOOT/BOOT" + strings.ToUpper(s.Board.Disk.EFIArch) + ".EFI", s.GRUBEFI},
+		{"/grub/grub.cfg", []byte(grubConfig(s.Cmdline, partA, partB))},
+		{EnvPath, env},
+	}
+	sortFiles(files)
+	return files, nil
+}
+
+// slotFiles are a system slot's files: the kernel and the initramfs.
+func slotFiles(s Spec) ([]bootFile, error) {
+	kernel, err := os.ReadFile(s.Kernel)
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel: %w", err)
+	}
+	initrd, err := os.ReadFile(s.Initramfs)
+	if err != nil {
+		return nil, fmt.Errorf("reading the initramfs: %w", err)
+	}
+	return []bootFile{{"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
 }
 
 // overlaysREADME is the slot's overlays/README: the Raspberry Pi firmware

@@ -15,6 +15,18 @@ import (
 // GRUBDir is where Debian's grub-pc-bin installs GRUB's BIOS modules.
 const GRUBDir = "/usr/lib/grub/i386-pc"
 
+// grubModules are built into every GRUB image: GPT, FAT, the Linux
+// loader, the environment block (the A/B state) and what grub.cfg uses.
+var grubModules = []string{"part_gpt", "fat", "normal", "linux", "boot", "echo", "test", "loadenv", "regexp", "sleep", "reboot", "configfile"}
+
+// GRUB's EFI targets: the grub-mkimage format, Debian's package of its
+// modules and their directory in it, and the extra modules (efi_gop: a
+// console without "no suitable video mode"; gzio: gzipped kernels).
+var grubEFI = map[string]struct{ format, pkg, dir string }{
+	"x64":  {"x86_64-efi", "grub-efi-amd64-bin", "usr/lib/grub/x86_64-efi"},
+	"aa64": {"arm64-efi", "grub-efi-arm64-bin", "usr/lib/grub/arm64-efi"},
+}
+
 // GRUB is GRUB's BIOS boot code: boot.img (the MBR's code) and core.img
 // (written to the BIOS boot partition), made at build time from Debian's
 // grub-pc-bin, so the tool itself ships no GPLv3 binaries.
@@ -24,38 +36,60 @@ type GRUB struct {
 }
 
 // MakeGRUB runs grub-mkimage for a core.img that reads its configuration
-// from /boot/grub on GPT partition bootPart.
+// from /grub on GPT partition bootPart of the boot drive.
 func MakeGRUB(ctx context.Context, bootPart int) (*GRUB, error) {
-	mk, err := exec.LookPath("grub-mkimage")
-	if err != nil {
-		return nil, fmt.Errorf("the legacy BIOS boot loader needs GRUB (Debian: apt-get install grub-pc-bin): %w", err)
-	}
 	boot, err := os.ReadFile(filepath.Join(GRUBDir, "boot.img"))
 	if err != nil {
 		return nil, fmt.Errorf("the legacy BIOS boot loader needs GRUB's modules (Debian: apt-get install grub-pc-bin): %w", err)
+	}
+	if len(boot) != sector {
+		return nil, fmt.Errorf("GRUB's boot.img is %d bytes, want %d", len(boot), sector)
+	}
+	core, err := grubMkimage(ctx, "i386-pc", GRUBDir, fmt.Sprintf("(,gpt%d)/grub", bootPart), append([]string{"biosdisk"}, grubModules...))
+	if err != nil {
+		return nil, err
+	}
+	return &GRUB{Boot: boot, Core: core}, nil
+}
+
+// MakeGRUBEFI makes GRUB's EFI binary for the UEFI architecture arch
+// (BOOTX64.EFI, BOOTAA64.EFI), reading /grub/grub.cfg on the ESP it was
+// loaded from. The modules come from the installed Debian package, or the
+// package for that architecture fetched into the cache (say gets a line).
+func MakeGRUBEFI(ctx context.Context, arch string, say io.Writer) ([]byte, error) {
+	t, ok := grubEFI[arch]
+	if !ok {
+		return nil, fmt.Errorf("no GRUB for UEFI architecture %q", arch)
+	}
+	dir := filepath.Join("/", t.dir)
+	if _, err := os.Stat(filepath.Join(dir, "moddep.lst")); err != nil {
+		root, err := FetchDeb(ctx, t.pkg, debArch[arch], say)
+		if err != nil {
+			return nil, fmt.Errorf("GRUB for UEFI (%s) needs %s: %w", arch, t.pkg, err)
+		}
+		dir = filepath.Join(root, t.dir)
+	}
+	return grubMkimage(ctx, t.format, dir, "/grub", append(grubModules, "efi_gop", "gzio"))
+}
+
+func grubMkimage(ctx context.Context, format, dir, prefix string, modules []string) ([]byte, error) {
+	mk, err := exec.LookPath("grub-mkimage")
+	if err != nil {
+		return nil, fmt.Errorf("making the boot loader needs grub-mkimage (Debian: apt-get install grub-common): %w", err)
 	}
 	tmp, err := os.MkdirTemp("", "mkimage-grub-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	core := filepath.Join(tmp, "core.img")
-	cmd := exec.CommandContext(ctx, mk, "-O", "i386-pc", "-d", GRUBDir,
-		"-p", fmt.Sprintf("(,gpt%d)/boot/grub", bootPart), "-o", core,
-		"biosdisk", "part_gpt", "fat", "normal", "linux", "configfile", "echo", "test")
+	out := filepath.Join(tmp, "grub.img")
+	cmd := exec.CommandContext(ctx, mk, append([]string{"-O", format, "-d", dir, "-p", prefix, "-o", out}, modules...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("grub-mkimage: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("grub-mkimage -O %s: %w: %s", format, err, strings.TrimSpace(stderr.String()))
 	}
-	data, err := os.ReadFile(core)
-	if err != nil {
-		return nil, err
-	}
-	if len(boot) != sector {
-		return nil, fmt.Errorf("GRUB's boot.img is %d bytes, want %d", len(boot), sector)
-	}
-	return &GRUB{Boot: boot, Core: data}, nil
+	return os.ReadFile(out)
 }
 
 // install does what grub-bios-setup does for a GPT disk: core.img goes to

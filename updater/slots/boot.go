@@ -9,13 +9,13 @@ import (
 )
 
 // The variables of the boot loader's A/B state in GRUB's environment
-// block. grub.cfg (written by the build) boots "slot", or once "trial":
+// block. grub.cfg (written by the build) boots "committed", or once "trial":
 // it clears "trial" and sets "tried" with save_env before booting it, so
-// any failure after that (panic, hang, reset, power cut) boots "slot".
+// any failure after that (panic, hang, reset, power cut) boots "committed".
 const (
-	envSlot  = "slot"
-	envTrial = "trial"
-	envTried = "tried"
+	envCommitted = "committed"
+	envTrial     = "trial"
+	envTried     = "tried"
 )
 
 // BootState is the boot loader's A/B state.
@@ -37,7 +37,7 @@ func (g GRUBEnv) State() (BootState, error) {
 	if err != nil {
 		return BootState{}, err
 	}
-	return BootState{Committed: e.Get(envSlot), Trial: e.Get(envTrial), Tried: e.Get(envTried)}, nil
+	return BootState{Committed: e.Get(envCommitted), Trial: e.Get(envTrial), Tried: e.Get(envTried)}, nil
 }
 
 // Arm makes the next boot, and only the next, a trial of slot.
@@ -48,7 +48,7 @@ func (g GRUBEnv) Arm(slot string) error {
 // Commit makes slot the one booted from now on and ends the trial.
 func (g GRUBEnv) Commit(slot string) error {
 	return g.update(func(e *Env) {
-		e.Set(envSlot, slot)
+		e.Set(envCommitted, slot)
 		e.Set(envTrial, "")
 		e.Set(envTried, "")
 	})

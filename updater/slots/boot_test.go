@@ -9,7 +9,7 @@ import (
 func TestGRUBEnvCycle(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "grubenv")
 	var e Env
-	e.Set(envSlot, "a")
+	e.Set(envCommitted, "a")
 	b, _ := e.Format()
 	must(t, os.WriteFile(p, b, 0o644))
 	g := GRUBEnv{Path: p}
