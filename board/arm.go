@@ -53,7 +53,7 @@ var qemuAarch64 = Board{
 		},
 	},
 	// The arm64 Image is 57 MiB uncompressed: a slot needs 100 MiB.
-	Disk: Disk{Layout: LayoutUEFI, BootMiB: 40, SlotMiB: 100, DataMiB: 32, EFIArch: "aa64"},
+	Disk:   Disk{Layout: LayoutUEFI, BootMiB: 40, SlotMiB: 100, DataMiB: 32, EFIArch: "aa64"},
 	Proven: "QEMU boot (direct, UEFI)",
 }
 

@@ -90,7 +90,7 @@ var boards = []Board{
 		},
 		// The system (16 MiB kernel, 8 MiB initramfs) fits an 80 MiB slot
 		// with room to grow.
-		Disk: Disk{Layout: LayoutPC, BootMiB: 40, SlotMiB: 80, DataMiB: 32, EFIArch: "x64"},
+		Disk:   Disk{Layout: LayoutPC, BootMiB: 40, SlotMiB: 80, DataMiB: 32, EFIArch: "x64"},
 		Proven: "QEMU boot (direct, BIOS, UEFI)",
 	},
 }
