@@ -11,30 +11,13 @@ import (
 	"path/filepath"
 
 	"github.com/mkimage/mkimage/bundle"
+	"github.com/mkimage/mkimage/internal/updatekey"
 )
-
-// The update key pair's files in the key directory (keygen's -o, by
-// default defaultKeyDir): the private key signs bundles, the public key
-// goes into images.
-const (
-	updateKeyName = "update.key"
-	updatePubName = "update.pub"
-)
-
-// defaultKeyDir is the user's config directory + /mkimage
-// ($XDG_CONFIG_HOME/mkimage or ~/.config/mkimage).
-func defaultKeyDir() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("finding the key directory (give one with -o): %w", err)
-	}
-	return filepath.Join(dir, "mkimage"), nil
-}
 
 // cmdKeygen makes the ed25519 key pair that signs updates.
 func cmdKeygen(_ context.Context, args []string, out io.Writer) error {
 	fs := newFlags("keygen", out)
-	dir := fs.String("o", "", "directory for "+updateKeyName+" and "+updatePubName+" (default: the user's config dir/mkimage)")
+	dir := fs.String("o", "", "directory for "+updatekey.PrivateName+" and "+updatekey.PublicName+" (default: the user's config dir/mkimage)")
 	force := fs.Bool("f", false, "replace an existing key pair (appliances that trust only the old key will refuse updates signed by the new one)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -43,9 +26,9 @@ func cmdKeygen(_ context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("unexpected argument %q (the directory is given with -o)", fs.Arg(0))
 	}
 	if *dir == "" {
-		d, err := defaultKeyDir()
+		d, err := updatekey.DefaultDir()
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (give a directory with -o)", err)
 		}
 		*dir = d
 	}
@@ -59,7 +42,7 @@ func cmdKeygen(_ context.Context, args []string, out io.Writer) error {
 	}
 	pub := priv.Public().(ed25519.PublicKey)
 	pubLine := bundle.FormatPublic(pub, keyComment())
-	keyPath, pubPath := filepath.Join(*dir, updateKeyName), filepath.Join(*dir, updatePubName)
+	keyPath, pubPath := filepath.Join(*dir, updatekey.PrivateName), filepath.Join(*dir, updatekey.PublicName)
 	if err := writeKeyPair(*dir, keyPath, pubPath, privPEM, []byte(pubLine+"\n"), *force); err != nil {
 		return err
 	}
@@ -143,17 +126,4 @@ func writeKeyFile(path string, data []byte, perm os.FileMode, force bool) error 
 		return fmt.Errorf("writing the key %s: %w", path, err)
 	}
 	return nil
-}
-
-// readSigningKey reads a private key keygen wrote.
-func readSigningKey(path string) (ed25519.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the signing key: %w", err)
-	}
-	priv, err := bundle.ParsePrivate(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return priv, nil
 }

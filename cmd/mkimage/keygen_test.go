@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mkimage/mkimage/bundle"
+	"github.com/mkimage/mkimage/internal/updatekey"
 )
 
 func keygen(t *testing.T, args ...string) (string, error) {
@@ -32,7 +33,7 @@ func mode(t *testing.T, path string) os.FileMode {
 
 func TestKeygen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
-	keyPath, pubPath := filepath.Join(dir, updateKeyName), filepath.Join(dir, updatePubName)
+	keyPath, pubPath := filepath.Join(dir, updatekey.PrivateName), filepath.Join(dir, updatekey.PublicName)
 	out, err := keygen(t, "-o", dir)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestKeygen(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, got, want)
 		}
 	}
-	priv, err := readSigningKey(keyPath)
+	priv, err := updatekey.ReadSigningKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestKeygen(t *testing.T) {
 	if _, err := keygen(t, "-o", dir); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("second keygen: %v, want a refusal", err)
 	}
-	if again, _ := readSigningKey(keyPath); !again.Equal(priv) {
+	if again, _ := updatekey.ReadSigningKey(keyPath); !again.Equal(priv) {
 		t.Fatal("a refused keygen changed the key")
 	}
 	// With only the public key left, it still refuses (no half pair).
@@ -108,7 +109,7 @@ func TestKeygen(t *testing.T) {
 	if _, err := keygen(t, "-o", dir, "-f"); err != nil {
 		t.Fatal(err)
 	}
-	newKey, err := readSigningKey(keyPath)
+	newKey, err := updatekey.ReadSigningKey(keyPath)
 	if err != nil || newKey.Equal(priv) {
 		t.Fatalf("-f: key %v, same as before %v", err, newKey.Equal(priv))
 	}
@@ -128,24 +129,11 @@ func TestKeygenDefaultDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join(cfg, "mkimage", updateKeyName)
-	if _, err := readSigningKey(want); err != nil || !strings.Contains(out, want) {
+	want := filepath.Join(cfg, "mkimage", updatekey.PrivateName)
+	if _, err := updatekey.ReadSigningKey(want); err != nil || !strings.Contains(out, want) {
 		t.Fatalf("key at %s: %v; output:\n%s", want, err, out)
 	}
 	if _, err := keygen(t, "extra"); err == nil {
 		t.Error("keygen took an argument")
-	}
-}
-
-func TestReadSigningKeyErrors(t *testing.T) {
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.key")
-	if err := os.WriteFile(bad, []byte("not a key"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for path, want := range map[string]string{filepath.Join(dir, "missing"): "no such file", bad: bad + ": reading a private key"} {
-		if _, err := readSigningKey(path); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("readSigningKey(%s): %v, want %q", path, err, want)
-		}
 	}
 }
