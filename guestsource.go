@@ -1,9 +1,9 @@
 // Package mkimage carries the sources of the programs mkimage builds into
-// every image (init, the front end, the module loader, the example app) and
-// of the library apps import (fcgiserver), with go.mod and go.sum, so an
-// installed mkimage binary builds them with the go command and serves the
-// module to a user's own app without a source checkout. The command is
-// cmd/mkimage; internal/guestsrc unpacks this tree.
+// images (init, the front end, the module loader, the update agent, the
+// example app) and of the library apps import (fcgiserver), with go.mod and
+// go.sum, so an installed mkimage binary builds them with the go command and
+// serves the module to a user's own app without a source checkout. The
+// command is cmd/mkimage; internal/guestsrc unpacks this tree.
 //
 // The list below is every package of this module that a guest program
 // imports; internal/guestsrc's test keeps it equal to what `go list -deps`
@@ -15,6 +15,7 @@ import "embed"
 // GuestSource is the embedded tree, rooted at the module's root.
 //
 //go:embed go.mod go.sum
+//go:embed bundle/*.go
 //go:embed examples/fcgiapp/*.go
 //go:embed fcgiserver/*.go
 //go:embed fcgiserver/record/*.go
@@ -26,6 +27,8 @@ import "embed"
 //go:embed internal/testkit/*.go
 //go:embed spec/*.go
 //go:embed tuning/*.go
+//go:embed updater/*.go
+//go:embed updater/cmd/updated/*.go
 //go:embed updater/slots/*.go
 var GuestSource embed.FS
 

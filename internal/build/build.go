@@ -142,6 +142,10 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		KernelVersion: k.Version, KernelSource: k.Source, ToolVersion: ToolVersion,
 		Hostname: cfg.Hostname, HTTPPort: HTTPPort,
 	}
+	if u := p.init.Update; u != nil {
+		m.Version = u.Version
+		m.UpdatePort, _ = cfg.Update.ListenPort() // validated
+	}
 	for _, e := range res.Entries {
 		m.Contents = append(m.Contents, manifest.ContentsEntry{Path: e.Target, Bytes: e.Bytes})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/disk"
 	"github.com/mkimage/mkimage/internal/guestsrc"
 	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
@@ -28,7 +29,7 @@ const (
 )
 
 // GuestPackages returns the tool's own guest programs.
-func GuestPackages() []string { return []string{initPkg, frontPkg, modloadPkg} }
+func GuestPackages() []string { return []string{initPkg, frontPkg, modloadPkg, updatedPkg} }
 
 // plan is everything derived from the config before anything is built.
 type plan struct {
@@ -71,6 +72,9 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		}
 		p.hostFiles = append(p.hostFiles, a.Files...)
 		p.front.Apps = append(p.front.Apps, app)
+	}
+	if err := p.addUpdate(cfg, b, disk.ABOf); err != nil {
+		return p, err
 	}
 	p.init.Services = []spec.Service{{
 		Name: "httpfront", Path: spec.BinDir + "/httpfront",

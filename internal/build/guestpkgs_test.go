@@ -15,7 +15,7 @@ func TestGuestPackagesExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, pkg := range []string{initPkg, frontPkg, modloadPkg} {
+	for _, pkg := range GuestPackages() {
 		cmd := exec.Command("go", "list", "-f", "{{.Name}}", pkg)
 		cmd.Dir = src
 		out, err := cmd.CombinedOutput()

@@ -83,6 +83,7 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 	for _, sv := range p.init.Services {
 		fmt.Fprintf(w, "service   %-22s uid %d\n", sv.Name, sv.UID)
 	}
+	describeUpdate(w, p.init.Update)
 	return nil
 }
 

@@ -38,6 +38,9 @@ type Manifest struct {
 	Slot *File `json:"slot,omitempty"`
 	// Version is [update] version, when updates are on.
 	Version string `json:"version,omitempty"`
+	// UpdatePort is the port of [update] listen, when updates are on:
+	// where `mkimage update` sends bundles by default.
+	UpdatePort int `json:"update_port,omitempty"`
 }
 
 // File is one output file.

@@ -1,0 +1,162 @@
+package build
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/bundle"
+	"github.com/mkimage/mkimage/internal/disk"
+	"github.com/mkimage/mkimage/spec"
+)
+
+// fakeAB gives qemu-x86_64 slots (partitions 3 and 4 beside the ESP, 2)
+// and no other board, whatever the disk code lays out today.
+func fakeAB(b board.Board) (disk.AB, bool) {
+	if b.Name != "qemu-x86_64" {
+		return disk.AB{}, false
+	}
+	return disk.AB{BootPart: 2, EnvPath: disk.EnvPath, Slots: map[string]int{"a": 3, "b": 4}, SlotBytes: 64 << 20}, true
+}
+
+func testKey(t *testing.T, comment string) (line, id string) {
+	t.Helper()
+	priv, err := bundle.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	return bundle.FormatPublic(pub, comment), bundle.IDOf(pub).String()
+}
+
+// [update] becomes the agent's spec and the agent program; the keys are
+// the config's, else the one keygen wrote under $XDG_CONFIG_HOME/mkimage.
+func TestDeriveUpdate(t *testing.T) {
+	cfgKey, cfgID := testKey(t, "from config")
+	fileKey, fileID := testKey(t, "from keygen")
+	const on = "[update]\nlisten = \":4711\"\nallow = [\"10.0.2.2/32\"]\nversion = \"1.2.0\"\n"
+	for _, c := range []struct {
+		name   string
+		body   string
+		board  string
+		pub    string // the default key file's content; "" = no file
+		want   *spec.Update
+		wantID string // the key id the dry run names
+		err    string // want an error containing each ;-separated part
+	}{
+		{name: "off", body: "", board: "qemu-x86_64"},
+		{name: "keys from config", body: on + "keys = [\"" + cfgKey + "\"]\nhealth = \"/app/\"\ndeadline = \"60s\"\n",
+			board: "qemu-x86_64", pub: fileKey + "\n",
+			want: &spec.Update{Listen: ":4711", Allow: []string{"10.0.2.2/32"}, Keys: []string{cfgKey}, Version: "1.2.0",
+				Board: "qemu-x86_64", Arch: "amd64", Health: "/app/", DeadlineMS: 60000,
+				BootPart: 2, EnvPath: "/grub/grubenv", Slots: map[string]int{"a": 3, "b": 4}},
+			wantID: cfgID},
+		{name: "key from keygen's file", body: on, board: "qemu-x86_64", pub: fileKey + "\n",
+			want: &spec.Update{Listen: ":4711", Allow: []string{"10.0.2.2/32"}, Keys: []string{fileKey}, Version: "1.2.0",
+				Board: "qemu-x86_64", Arch: "amd64", DeadlineMS: 180000,
+				BootPart: 2, EnvPath: "/grub/grubenv", Slots: map[string]int{"a": 3, "b": 4}},
+			wantID: fileID},
+		{name: "no key file", body: on, board: "qemu-x86_64",
+			err: "update.keys; mkimage keygen; [update] keys; " + filepath.Join("XDG", "mkimage", "update.pub")},
+		{name: "bad key file", body: on, board: "qemu-x86_64", pub: "ssh-ed25519 AAAA\n",
+			err: "update.keys; " + filepath.Join("XDG", "mkimage", "update.pub") + "; mkimage-ed25519"},
+		{name: "board without slots", body: on + "keys = [\"" + cfgKey + "\"]\n", board: "rpi4",
+			err: "update.listen; A/B; board rpi4; boards with slots: qemu-x86_64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			xdg := t.TempDir()
+			t.Setenv("XDG_CONFIG_HOME", xdg)
+			if c.pub != "" {
+				if err := os.MkdirAll(filepath.Join(xdg, "mkimage"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(xdg, "mkimage", "update.pub"), []byte(c.pub), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, dir := testConfig(t, "board = \""+c.board+"\"\n[web]\nroot = \"www\"\n"+c.body)
+			b, err := board.Lookup(c.board)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan{src: dir}
+			err = p.addUpdate(cfg, b, fakeAB)
+			if c.err != "" {
+				for _, part := range strings.Split(c.err, "; ") {
+					part = strings.ReplaceAll(part, "XDG", xdg)
+					if err == nil || !strings.Contains(err.Error(), part) {
+						t.Errorf("err = %v, want one containing %q", err, part)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(p.init.Update, c.want) {
+				t.Errorf("update spec\n got %+v\nwant %+v", p.init.Update, c.want)
+			}
+			var buf bytes.Buffer
+			describeUpdate(&buf, p.init.Update)
+			hasAgent := len(p.programs) == 1 && p.programs[0].Target == spec.BinDir+"/updated" && p.programs[0].Package == updatedPkg && p.programs[0].Dir == dir
+			if c.want == nil {
+				if len(p.programs) != 0 || buf.Len() != 0 {
+					t.Errorf("updates off, yet programs %+v, dry run %q", p.programs, buf.String())
+				}
+				return
+			}
+			if !hasAgent {
+				t.Errorf("programs %+v, want the agent at bin/updated", p.programs)
+			}
+			if line := buf.String(); !strings.Contains(line, "listen :4711") || !strings.Contains(line, "version 1.2.0") || !strings.Contains(line, "keys "+c.wantID) {
+				t.Errorf("dry run line %q", line)
+			}
+			files, err := specFiles(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got spec.Init
+			if err := json.Unmarshal(files[0].Data, &got); err != nil || !reflect.DeepEqual(got.Update, c.want) {
+				t.Errorf("init.json's update: %+v %v", got.Update, err)
+			}
+		})
+	}
+}
+
+// Through derive, with the disk code's own A/B layouts: the PC and UEFI
+// boards have slots, a Raspberry Pi is refused with their names.
+func TestDeriveUpdateBoards(t *testing.T) {
+	key, _ := testKey(t, "ops")
+	for _, c := range []struct {
+		board string
+		slots map[string]int
+		err   string
+	}{
+		{"qemu-x86_64", map[string]int{"a": 3, "b": 4}, ""},
+		{"qemu-aarch64", map[string]int{"a": 2, "b": 3}, ""},
+		{"rpi4", nil, "boards with slots: qemu-aarch64, qemu-x86_64"},
+	} {
+		cfg, dir := testConfig(t, "board = \""+c.board+"\"\n[web]\nroot = \"www\"\n[update]\nlisten = \":4711\"\nallow = [\"10.0.2.2/32\"]\nversion = \"1.0.0\"\nkeys = [\""+key+"\"]\n")
+		b, err := board.Lookup(c.board)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := derive(cfg, b, dir)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: err = %v, want %q", c.board, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.board, err)
+		case p.init.Update == nil || !reflect.DeepEqual(p.init.Update.Slots, c.slots) || p.init.Update.BootPart == 0:
+			t.Errorf("%s: update spec %+v, want slots %v", c.board, p.init.Update, c.slots)
+		}
+	}
+}
