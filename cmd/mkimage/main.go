@@ -23,6 +23,13 @@ Usage:
   mkimage flash [--yes] IMAGE DEVICE         write a disk image to an SD card, disk or file
   mkimage boards                             list the known boards
   mkimage keygen [-o DIR]                    make the key pair that signs updates
+  mkimage update [-c appliance.toml | DIR/<board>] --to HOST[:PORT]
+                                             build (with -c) or take the image, send it
+                                             as a signed bundle, wait for the commit
+  mkimage update DIR/<board> --bundle FILE.mkup
+                                             only write the signed bundle
+  mkimage update --to HOST[:PORT] FILE.mkup  send a bundle made earlier
+  mkimage update --to HOST[:PORT] --status   print the appliance's update status
   mkimage version
 
 Run "mkimage COMMAND -h" for a command's flags.
@@ -51,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"flash":   cmdFlash,
 		"version": cmdVersion,
 		"keygen":  cmdKeygen,
+		"update":  cmdUpdate,
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {
