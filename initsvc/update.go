@@ -79,7 +79,11 @@ func (up *updates) mountBoot() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(spec.BootMount, 0o700); err != nil {
+	// RunDir first, world-readable: the front end reads its spec there.
+	if err := os.MkdirAll(spec.RunDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Mkdir(spec.BootMount, 0o700); err != nil && !os.IsExist(err) {
 		return err
 	}
 	if err := unix.Mount(dev, spec.BootMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_NOATIME, "umask=077"); err != nil {
@@ -121,9 +125,11 @@ func (up *updates) deadline() time.Time {
 }
 
 // guard fails the trial when its deadline passes before a verdict, even
-// if init never got ready (a pool that never answers, a stuck step).
+// if init never got ready (a pool that never answers, a stuck step). It
+// waits a little longer than the judge, whose own reason (a health check
+// that did not pass) is the better one when it has one.
 func (up *updates) guard(stop chan<- string) {
-	time.Sleep(time.Until(up.deadline()))
+	time.Sleep(time.Until(up.deadline().Add(10 * time.Second)))
 	up.fail("the trial's deadline passed before init was ready", stop)
 }
 

@@ -60,6 +60,7 @@ type note struct {
 	Note    string `json:"note"`
 	UID     int    `json:"uid"`
 	FSBytes int64  `json:"fs_bytes"`
+	Version string `json:"version"`
 }
 
 // notes GETs (body == "") or PUTs the note through the front end.

@@ -42,6 +42,9 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "mkimage: booting %s with %s; open %s (Ctrl-C powers the guest off)\n", dir, m.Accel, m.URL())
+	if m.UpdatePort > 0 {
+		fmt.Fprintf(out, "mkimage: updates: mkimage update %s --to 127.0.0.1:%d\n", dir, m.UpdatePort)
+	}
 	go announceReady(ctx, m, out)
 	select {
 	case <-m.Done():

@@ -33,8 +33,9 @@ type Options struct {
 	// Console receives the guest's serial output; nil discards.
 	Console io.Writer
 	// HostPort is the 127.0.0.1 port forwarded to the guest's HTTP port;
-	// 0 picks a free one.
-	HostPort int
+	// 0 picks a free one. UpdateHostPort is the same for the update
+	// agent's port, for images that take updates.
+	HostPort, UpdateHostPort int
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
 	// Boot is "direct" (default), "bios" or "uefi"; Disk, DiskSize and
@@ -51,6 +52,9 @@ type Options struct {
 type Machine struct {
 	Cmd      *exec.Cmd
 	HostPort int
+	// UpdatePort is the 127.0.0.1 port forwarded to the update agent
+	// (0: the image takes no updates).
+	UpdatePort int
 	Accel    string
 	qmpPath  string
 	tmp      string
@@ -108,13 +112,23 @@ func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
 		return nil, fmt.Errorf("creating QEMU runtime directory: %w", err)
 	}
 	mc := &Machine{HostPort: port, Accel: accel, qmpPath: filepath.Join(tmp, "qmp.sock"), tmp: tmp, done: make(chan struct{})}
+	fwd := fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", port, m.HTTPPort)
+	if m.UpdatePort > 0 {
+		if mc.UpdatePort = opts.UpdateHostPort; mc.UpdatePort == 0 {
+			if mc.UpdatePort, err = FreePort(); err != nil {
+				os.RemoveAll(tmp)
+				return nil, err
+			}
+		}
+		fwd += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", mc.UpdatePort, m.UpdatePort)
+	}
 	if opts.boot, err = prepareBoot(b, m, dir, tmp, opts); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
 	args := commandLine(b, m, dir, accel, opts)
 	args = append(args,
-		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, m.HTTPPort),
+		"-netdev", "user,id=n0,restrict=on,"+fwd,
 		"-device", b.QEMU.NIC+",netdev=n0",
 		"-qmp", "unix:"+mc.qmpPath+",server=on,wait=off")
 	args = append(args, opts.ExtraArgs...)
@@ -150,7 +164,15 @@ func commandLine(b board.Board, m *manifest.Manifest, dir, accel string, opts Op
 	args := []string{
 		"-M", b.QEMU.Machine, "-accel", acc, "-cpu", cpu,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(smp),
-		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-nodefaults", "-no-user-config", "-display", "none",
+	}
+	if updatesFromDisk(b, m, opts) {
+		// An update reboots into its trial, and a failed trial reboots
+		// back: the machine must live through reboots, and a watchdog
+		// catches a hang (i6300esb: the kernels have its driver).
+		args = append(args, "-device", "i6300esb")
+	} else {
+		args = append(args, "-no-reboot")
 	}
 	args = append(args, serialArgs(b)...)
 	args = append(args, "-monitor", "none")
@@ -158,6 +180,14 @@ func commandLine(b board.Board, m *manifest.Manifest, dir, accel string, opts Op
 		return append(args, opts.boot...)
 	}
 	return append(args, directArgs(b, m, dir, "")...)
+}
+
+// updatesFromDisk reports whether the guest boots its disk (firmware and
+// GRUB) with updates on: then it reboots instead of QEMU exiting.
+func updatesFromDisk(b board.Board, m *manifest.Manifest, opts Options) bool {
+	disk := opts.Boot == board.BootBIOS || opts.Boot == board.BootUEFI
+	pci := b.QEMU.Machine == "q35" || b.QEMU.Machine == "virt"
+	return m.UpdatePort > 0 && disk && pci
 }
 
 // start runs QEMU with its console on w. QEMU gets SIGKILL if this process

@@ -2,7 +2,9 @@
 // socket init passes as fd 0) that keeps one note in $DATA_DIR: PUT stores
 // the body (replacing the file with fcgiserver.WriteFileAtomic, so an
 // acknowledged note survives a power cut), GET returns it with where it
-// lives and the filesystem's size.
+// lives and the filesystem's size. For update tests: NOTES_VERSION is in
+// every answer, and /notes/health answers 200, or 500 with
+// NOTES_HEALTH=fail.
 package main
 
 import (
@@ -30,6 +32,12 @@ func main() {
 		panic(err)
 	}
 	panic(fcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/notes/health" {
+			if os.Getenv("NOTES_HEALTH") == "fail" {
+				http.Error(w, "unhealthy on purpose", http.StatusInternalServerError)
+			}
+			return
+		}
 		switch r.Method {
 		case http.MethodPut, http.MethodPost:
 			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -47,7 +55,7 @@ func main() {
 		_ = syscall.Statfs(dir, &st)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
-			"dir": dir, "note": string(note), "uid": os.Getuid(),
+			"dir": dir, "note": string(note), "uid": os.Getuid(), "version": os.Getenv("NOTES_VERSION"),
 			"fs_bytes": int64(st.Blocks) * st.Bsize, "fs_type": st.Type,
 		})
 	})))
