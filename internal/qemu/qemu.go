@@ -55,12 +55,12 @@ type Machine struct {
 	// UpdatePort is the 127.0.0.1 port forwarded to the update agent
 	// (0: the image takes no updates).
 	UpdatePort int
-	Accel    string
-	qmpPath  string
-	tmp      string
-	done     chan struct{}
-	waitErr  error
-	stopOnce sync.Once
+	Accel      string
+	qmpPath    string
+	tmp        string
+	done       chan struct{}
+	waitErr    error
+	stopOnce   sync.Once
 }
 
 // TimeoutScale returns MKIMAGE_TIMEOUT_SCALE (default 1): every timeout
