@@ -110,6 +110,9 @@ func (c *Config) validateKernel() error {
 	if hasControl(k.Cmdline) {
 		errs = append(errs, c.errf("kernel.cmdline", "%q contains control characters", k.Cmdline))
 	}
+	if strings.ContainsAny(k.Cmdline, "\"$\\`") {
+		errs = append(errs, c.errf("kernel.cmdline", "%q: the boot loader's config cannot hold \" $ \\ or `", k.Cmdline))
+	}
 	if k.Path != "" {
 		if st, err := os.Stat(c.Resolve(k.Path)); err != nil || !st.Mode().IsRegular() {
 			errs = append(errs, c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path)))

@@ -146,7 +146,10 @@ func TestPCImage(t *testing.T) {
 	if env := esp["/grub/grubenv"]; len(env) != 1024 || !strings.Contains(env, "\ncommitted=a\ntrial=\ntried=\n") {
 		t.Errorf("grubenv: %q", env)
 	}
-	slot := readFiles(t, d, 3, "/vmlinuz", "/initrd.zst")
+	slot := readFiles(t, d, 3, "/vmlinuz", "/initrd.zst", "/cmdline.cfg")
+	if slot["/cmdline.cfg"] != "# Written by mkimage: this slot's kernel command line.\nset args=\"console=ttyS0 mkimage.data=mkimage-data\"\n" {
+		t.Errorf("cmdline.cfg = %q", slot["/cmdline.cfg"])
+	}
 	kernel, _ := os.ReadFile(s.Kernel)
 	if slot["/vmlinuz"] != string(kernel) {
 		t.Error("slot a's vmlinuz is not the kernel")

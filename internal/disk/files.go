@@ -83,7 +83,9 @@ func espFiles(s Spec, partA, partB int) ([]bootFile, error) {
 	return files, nil
 }
 
-// slotFiles are a system slot's files: the kernel and the initramfs.
+// slotFiles are a system slot's files: the kernel, the initramfs and its
+// kernel command line (cmdline.cfg, which grub.cfg sources), so an update
+// brings its own command line along.
 func slotFiles(s Spec) ([]bootFile, error) {
 	kernel, err := os.ReadFile(s.Kernel)
 	if err != nil {
@@ -93,7 +95,11 @@ func slotFiles(s Spec) ([]bootFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the initramfs: %w", err)
 	}
-	return []bootFile{{"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
+	if strings.ContainsAny(s.Cmdline, "\"$\\`\n") {
+		return nil, fmt.Errorf("the kernel command line %q holds a character GRUB would interpret (\" $ \\ `)", s.Cmdline)
+	}
+	cfg := "# Written by mkimage: this slot's kernel command line.\nset args=\"" + s.Cmdline + "\"\n"
+	return []bootFile{{"/cmdline.cfg", []byte(cfg)}, {"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
 }
 
 // overlaysREADME is the slot's overlays/README: the Raspberry Pi firmware
