@@ -12,6 +12,7 @@ import (
 
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/mkbundle"
+	"github.com/mkimage/mkimage/internal/rollout"
 	"github.com/mkimage/mkimage/internal/updateclient"
 	"github.com/mkimage/mkimage/internal/updatekey"
 	"github.com/mkimage/mkimage/spec"
@@ -33,6 +34,11 @@ type updateArgs struct {
 	status, downgrade bool
 	noWait            bool
 	timeout           time.Duration
+	// targets are --to's appliances (several: a rollout, see
+	// update_fleet.go), parallel how many of them after the canary are
+	// updated at once.
+	targets  []string
+	parallel int
 	// image is the image directory to bundle ("" with cfgPath: build it);
 	// bundleIn a bundle made earlier, to send.
 	image, bundleIn string
@@ -47,7 +53,8 @@ func runUpdate(ctx context.Context, args []string, out io.Writer, poll time.Dura
 	var a updateArgs
 	fs.StringVar(&a.cfgPath, "c", "", "appliance config to build, then update to (default appliance.toml when no DIR or FILE.mkup is given)")
 	fs.StringVar(&a.outDir, "o", "out", "output directory when building from a config")
-	fs.StringVar(&a.to, "to", "", "the appliance: HOST[:PORT] (port default: the image's [update] listen, else 4711)")
+	fs.StringVar(&a.to, "to", "", "the appliance: HOST[:PORT] (port default: the image's [update] listen, else 4711); several: a,b,c or @FILE (one a line, # comments), updated as a rollout")
+	fs.IntVar(&a.parallel, "parallel", 2, "with several targets: how many are updated at once after the canary")
 	fs.StringVar(&a.bundleOut, "bundle", "", "write the signed bundle to this FILE.mkup (without --to: only that)")
 	fs.BoolVar(&a.status, "status", false, "print the appliance's update status (with --to)")
 	fs.StringVar(&a.key, "key", "", "private key that signs the bundle (default: mkimage keygen's, in the user's config dir/mkimage)")
@@ -62,8 +69,10 @@ func runUpdate(ctx context.Context, args []string, out io.Writer, poll time.Dura
 		return err
 	}
 	switch {
+	case a.status && len(a.targets) > 1:
+		return printFleetStatus(ctx, out, a.targets)
 	case a.status:
-		return printUpdateStatus(ctx, out, a.to)
+		return printUpdateStatus(ctx, out, a.targets[0])
 	case a.bundleIn != "":
 		return a.send(ctx, out, a.bundleIn, defaultUpdatePort, poll)
 	}
@@ -99,7 +108,7 @@ func (a *updateArgs) resolve(pos []string) error {
 		if a.to == "" {
 			return errors.New("--status needs --to HOST[:PORT]: the appliance to ask")
 		}
-		return nil
+		return a.parseTargets()
 	}
 	if len(pos) == 1 {
 		if st, err := os.Stat(pos[0]); strings.HasSuffix(pos[0], ".mkup") || err == nil && !st.IsDir() {
@@ -120,8 +129,34 @@ func (a *updateArgs) resolve(pos []string) error {
 	case a.timeout <= 0:
 		return fmt.Errorf("--timeout %v: want a positive duration", a.timeout)
 	}
+	if err := a.parseTargets(); err != nil {
+		return err
+	}
+	if len(a.targets) > 1 && a.noWait {
+		return errors.New("--no-wait takes one target: a rollout waits for each commit before it goes on")
+	}
 	if a.bundleIn == "" && a.image == "" && a.cfgPath == "" {
 		a.cfgPath = "appliance.toml"
+	}
+	return nil
+}
+
+// parseTargets reads --to into targets and checks them all (and
+// --parallel), so that a mistake in the last is found before the first is
+// updated.
+func (a *updateArgs) parseTargets() error {
+	if a.to == "" {
+		return nil
+	}
+	var err error
+	if a.targets, err = rollout.ParseTargets(a.to); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	if err := sameAppliance(a.targets, 0); err != nil {
+		return err
+	}
+	if _, err := rollout.Plan(a.targets, a.parallel); err != nil {
+		return fmt.Errorf("--to %s --parallel %d: %w", a.to, a.parallel, err)
 	}
 	return nil
 }
@@ -169,7 +204,7 @@ func (a *updateArgs) update(ctx context.Context, out io.Writer, poll time.Durati
 	fmt.Fprintf(out, "bundle   %s: version %s for %s (%s), %s (slot image %s), key %s%s (%v)\n",
 		res.Path, h.Version, h.Board, h.Arch, sizeWord(h.Payload.Size), sizeWord(h.Payload.ImageSize),
 		res.KeyID, down, time.Since(t).Round(time.Millisecond))
-	if a.to == "" {
+	if len(a.targets) == 0 {
 		return nil
 	}
 	port := defaultUpdatePort
@@ -179,34 +214,46 @@ func (a *updateArgs) update(ctx context.Context, out io.Writer, poll time.Durati
 	return a.send(ctx, out, res.Path, port, poll)
 }
 
-// send sends the bundle at path, then waits for the commit unless told not
-// to.
+// send sends the bundle at path to the target, or rolls it out to the
+// targets.
 func (a *updateArgs) send(ctx context.Context, out io.Writer, path string, port int, poll time.Duration) error {
-	base, err := updateclient.BaseURL(a.to, port)
+	if len(a.targets) > 1 {
+		return a.rollout(ctx, out, path, port, poll)
+	}
+	_, err := a.sendTo(ctx, out, a.targets[0], path, port, poll, out)
+	return err
+}
+
+// sendTo sends the bundle at path to one appliance (progress, if not nil,
+// gets a bar), then waits for the commit unless told not to. It returns
+// the appliance's last status seen (none when it was not asked).
+func (a *updateArgs) sendTo(ctx context.Context, out io.Writer, to, path string, port int, poll time.Duration, progress io.Writer) (spec.UpdateStatus, error) {
+	base, err := updateclient.BaseURL(to, port)
 	if err != nil {
-		return err
+		return spec.UpdateStatus{}, err
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("sending the bundle: %w", err)
+		return spec.UpdateStatus{}, fmt.Errorf("sending the bundle: %w", err)
 	}
 	fmt.Fprintf(out, "sending  %s (%s) to %s\n", path, sizeWord(st.Size()), base)
 	start := time.Now()
-	res, err := updateclient.Send(ctx, base, path, out)
+	res, err := updateclient.Send(ctx, base, path, progress)
 	if err != nil {
-		return err
+		return spec.UpdateStatus{}, err
 	}
 	fmt.Fprintf(out, "appliance %s (wrote %s in %v, key %s)\n", res.Message, sizeWord(res.Bytes), time.Since(start).Round(time.Millisecond), res.KeyID)
 	if a.noWait {
-		fmt.Fprintf(out, "not waiting: `mkimage update --to %s --status` tells whether %s was committed\n", a.to, res.Version)
-		return nil
+		fmt.Fprintf(out, "not waiting: `mkimage update --to %s --status` tells whether %s was committed\n", to, res.Version)
+		return spec.UpdateStatus{}, nil
 	}
 	return waitCommitted(ctx, out, base, res.Version, a.timeout, poll)
 }
 
 // waitCommitted waits for the appliance to go down (its reboot into the
-// trial), then for it to commit version or to report the rollback.
-func waitCommitted(ctx context.Context, out io.Writer, base, version string, timeout, poll time.Duration) error {
+// trial), then for it to commit version or to report the rollback; it
+// returns the last status seen.
+func waitCommitted(ctx context.Context, out io.Writer, base, version string, timeout, poll time.Duration) (spec.UpdateStatus, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -219,7 +266,7 @@ func waitCommitted(ctx context.Context, out io.Writer, base, version string, tim
 		st, err := updateclient.Status(ctx, base)
 		switch {
 		case ctx.Err() != nil:
-			return fmt.Errorf("waiting for the appliance to reboot into %s: %w after %s (it still runs version %s)", version, ctx.Err(), elapsed(), orDash(last.Version))
+			return last, fmt.Errorf("waiting for the appliance to reboot into %s: %w after %s (it still runs version %s)", version, ctx.Err(), elapsed(), orDash(last.Version))
 		case err != nil:
 			fmt.Fprintf(out, "reboot   the appliance went down after %s\n", elapsed())
 			down = true
@@ -235,10 +282,10 @@ func waitCommitted(ctx context.Context, out io.Writer, base, version string, tim
 	}
 	st, err := updateclient.WaitCommitted(ctx, base, version, poll)
 	if err != nil {
-		return fmt.Errorf("after %s: %w", elapsed(), err)
+		return st, fmt.Errorf("after %s: %w", elapsed(), err)
 	}
 	fmt.Fprintf(out, "committed version %s in slot %s after %s\n", st.Version, st.Slot, elapsed())
-	return nil
+	return st, nil
 }
 
 // printUpdateStatus prints the appliance's boot state.

@@ -151,6 +151,7 @@ type fakeAppliance struct {
 	installed bool
 	down      int
 	after     spec.UpdateStatus
+	hits      int // requests of any kind
 }
 
 func newFakeAppliance(t *testing.T, pub ed25519.PublicKey, after spec.UpdateStatus) (*fakeAppliance, string) {
@@ -189,6 +190,7 @@ func newFakeAppliance(t *testing.T, pub ed25519.PublicKey, after spec.UpdateStat
 
 func (a *fakeAppliance) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
+	a.hits++
 	rebooting := a.installed && a.down > 0 && r.URL.Path == spec.UpdateStatusPath
 	if rebooting {
 		a.down--

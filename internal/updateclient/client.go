@@ -99,7 +99,7 @@ func WaitCommitted(ctx context.Context, base, version string, every time.Duratio
 			case st.Version == version && !st.Trial && st.Committed == st.Slot:
 				return st, nil
 			case st.Last != nil && st.Last.Version == version && st.Last.Result == spec.TrialRolledBack:
-				return st, fmt.Errorf("the appliance went back to version %s: the trial of %s failed: %s", st.Version, version, st.Last.Reason)
+				return st, &RolledBackError{Version: version, Running: st.Version, Reason: st.Last.Reason}
 			}
 		}
 		select {
@@ -108,6 +108,29 @@ func WaitCommitted(ctx context.Context, base, version string, every time.Duratio
 		case <-time.After(every):
 		}
 	}
+}
+
+// AnswerError is an answer other than 200 OK: for a bundle, the agent's
+// refusal in its own words.
+type AnswerError struct {
+	Status  string // "409 Conflict"
+	Message string
+}
+
+func (e *AnswerError) Error() string {
+	return fmt.Sprintf("the appliance answered %s: %s", e.Status, e.Message)
+}
+
+// RolledBackError is the verdict of a failed trial: the appliance went
+// back to its committed version by itself.
+type RolledBackError struct {
+	Version string // tried
+	Running string // back on
+	Reason  string // the appliance's
+}
+
+func (e *RolledBackError) Error() string {
+	return fmt.Sprintf("the appliance went back to version %s: the trial of %s failed: %s", e.Running, e.Version, e.Reason)
 }
 
 // do sends req and decodes a 200 answer into v; any other answer is an
@@ -123,7 +146,7 @@ func do(req *http.Request, v any) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the appliance answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return &AnswerError{Status: resp.Status, Message: strings.TrimSpace(string(body))}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("reading the appliance's answer: %w", err)

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -70,8 +71,14 @@ func TestSendToAgent(t *testing.T) {
 		t.Errorf("no progress bar: %q", bar.String())
 	}
 	old := writeBundle(t, dir, "old.mkup", "0.9.0", image, priv)
-	if _, err := Send(context.Background(), srv.URL, old, nil); err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "older than the running version") {
+	_, err = Send(context.Background(), srv.URL, old, nil)
+	if err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "older than the running version") {
 		t.Errorf("old bundle: %v", err)
+	}
+	// The refusal is the agent's answer, told apart from a network error.
+	var ans *AnswerError
+	if !errors.As(err, &ans) || !strings.HasPrefix(ans.Status, "422") || !strings.Contains(ans.Message, "older than the running version") {
+		t.Errorf("old bundle: %#v is no AnswerError", err)
 	}
 	st, err := Status(context.Background(), srv.URL)
 	if err != nil || st.Version != "1.0.0" {
@@ -106,8 +113,13 @@ func TestWaitCommitted(t *testing.T) {
 			Last: &spec.TrialResult{Slot: "b", Version: "1.1.0", Result: spec.TrialRolledBack, Reason: "health /app/ answered 500"}})
 	}))
 	defer back.Close()
-	if _, err := WaitCommitted(ctx, back.URL, "1.1.0", time.Millisecond); err == nil || !strings.Contains(err.Error(), "health /app/ answered 500") {
+	st, err := WaitCommitted(ctx, back.URL, "1.1.0", time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "the appliance went back to version 1.0.0: the trial of 1.1.0 failed: health /app/ answered 500") {
 		t.Errorf("rollback: %v", err)
+	}
+	var rb *RolledBackError
+	if !errors.As(err, &rb) || rb.Reason != "health /app/ answered 500" || rb.Running != "1.0.0" || st.Version != "1.0.0" {
+		t.Errorf("rollback: %#v, %+v", err, st)
 	}
 }
 
