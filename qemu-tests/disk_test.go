@@ -128,6 +128,9 @@ func TestDiskPC(t *testing.T) {
 		t.Errorf("/data is %d MiB on a 1 GiB disk, want it grown to about 820", size)
 	}
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(60*time.Second))
+	if !g.Console.Contains("mkimage: booting slot a (committed)") {
+		t.Error("GRUB's line is not on the serial console under SeaBIOS")
+	}
 	const msg = "written under SeaBIOS"
 	n := notes(t, g, msg)
 	t.Logf("BIOS disk boot to the app's answer: %.1f s", time.Since(start).Seconds())

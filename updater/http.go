@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 
 	"github.com/mkimage/mkimage/bundle"
@@ -23,7 +24,8 @@ type Server struct {
 	// Status reports the boot state (busy is filled in here).
 	Status func() spec.UpdateStatus
 	// Installed runs after a bundle was written, verified and armed,
-	// once the answer is sent: it reboots into the trial.
+	// once the answer is written, before the handler returns: a reboot it
+	// starts must wait for the answer to leave (see updated).
 	Installed func(Result)
 	// Refuse, when set and returning an error, turns a PUT away with 409
 	// before a byte is read (e.g. while a trial is being judged).
@@ -115,10 +117,17 @@ func (s *Server) allowed(remote string) bool {
 	return false
 }
 
+// writeJSON answers with v and its length, so the answer is complete
+// once it is written.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_, _ = w.Write(b)
 }

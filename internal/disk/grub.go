@@ -45,7 +45,7 @@ func MakeGRUB(ctx context.Context, bootPart int) (*GRUB, error) {
 	if len(boot) != sector {
 		return nil, fmt.Errorf("GRUB's boot.img is %d bytes, want %d", len(boot), sector)
 	}
-	core, err := grubMkimage(ctx, "i386-pc", GRUBDir, fmt.Sprintf("(,gpt%d)/grub", bootPart), append([]string{"biosdisk"}, grubModules...))
+	core, err := grubMkimage(ctx, "i386-pc", GRUBDir, fmt.Sprintf("(,gpt%d)/grub", bootPart), append([]string{"biosdisk", "serial", "terminal"}, grubModules...))
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,11 @@ func grubConfig(cmdline string, partA, partB int) string {
 }
 
 const grubCfgTemplate = `# Written by mkimage: A/B system slots with a one-shot trial boot.
+if [ "${grub_platform}" = pc ]; then
+  # Under a BIOS, GRUB writes to the screen: the serial console too.
+  serial --unit=0 --speed=115200
+  terminal_output --append serial
+fi
 set timeout=0
 set envfile="${prefix}/grubenv"
 set committed=a

@@ -96,9 +96,15 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 		},
 		Installed: func(r updater.Result) {
 			log.Printf("version %s written to slot %s (%d bytes, key %s): asking init to reboot into it", r.Header.Version, other, r.Bytes, r.KeyID)
-			if err := unix.Kill(1, unix.SIGUSR1); err != nil {
-				log.Printf("asking init to reboot: %v", err)
-			}
+			// A second later: the answer must leave first (a reboot at
+			// once cut it off under QEMU: "unexpected EOF" at the client
+			// for an update that was installed).
+			go func() {
+				time.Sleep(time.Second)
+				if err := unix.Kill(1, unix.SIGUSR1); err != nil {
+					log.Printf("asking init to reboot: %v", err)
+				}
+			}()
 		},
 	}
 	addr := u.Listen
