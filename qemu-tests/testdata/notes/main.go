@@ -4,7 +4,8 @@
 // acknowledged note survives a power cut), GET returns it with where it
 // lives and the filesystem's size. For update tests: NOTES_VERSION is in
 // every answer, and /notes/health answers 200, or 500 with
-// NOTES_HEALTH=fail.
+// NOTES_HEALTH=fail or when the note is "fail-health" (one machine of a
+// fleet fails the same update the others pass).
 package main
 
 import (
@@ -33,7 +34,7 @@ func main() {
 	}
 	panic(fcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/notes/health" {
-			if os.Getenv("NOTES_HEALTH") == "fail" {
+			if note, _ := os.ReadFile(file); os.Getenv("NOTES_HEALTH") == "fail" || string(note) == "fail-health" {
 				http.Error(w, "unhealthy on purpose", http.StatusInternalServerError)
 			}
 			return
