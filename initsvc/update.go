@@ -62,6 +62,9 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 	if failed != "" {
 		con.step("update", up.recordFailed(failed), fmt.Sprintf("slot %s: the trial of slot %s failed", up.running, failed))
 	}
+	if !trial && failed == "" {
+		up.recordCommitted(st)
+	}
 	up.trial.Store(trial)
 	if trial {
 		dog, err := startWatchdog(60 * time.Second)
@@ -107,6 +110,21 @@ func (up *updates) recordFailed(slot string) error {
 		}
 	}
 	return up.env.Forget()
+}
+
+// recordCommitted writes the verdict of a trial whose commit reached the
+// boot loader's state but not /data: judge commits GRUB's environment
+// first and records the verdict after it, so a power cut between the two
+// boots the new slot committed with its update still pending (and the
+// status would name an older trial as the last).
+func (up *updates) recordCommitted(st slots.BootState) {
+	p, ok := up.store.Pending()
+	if !ok || p.Slot != up.running || st.Committed != up.running || p.Version != up.u.Version {
+		return
+	}
+	err := up.store.Judge(spec.TrialResult{Slot: up.running, Version: p.Version, From: p.From,
+		Result: spec.TrialCommitted, At: time.Now().UTC()})
+	up.con.step("update", err, fmt.Sprintf("version %s in slot %s was committed before the power went: recorded", p.Version, up.running))
 }
 
 // otherSlot is the slot that is not running.
