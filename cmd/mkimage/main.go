@@ -30,6 +30,9 @@ Usage:
                                              only write the signed bundle
   mkimage update --to HOST[:PORT] FILE.mkup  send a bundle made earlier
   mkimage update --to HOST[:PORT] --status   print the appliance's update status
+  mkimage update ... --to a,b,c | @FILE [--parallel N]
+                                             roll out to several: a canary first, then N at
+                                             a time, stopping at the first failed trial
   mkimage version
 
 Run "mkimage COMMAND -h" for a command's flags.

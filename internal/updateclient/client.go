@@ -98,6 +98,9 @@ func WaitCommitted(ctx context.Context, base, version string, every time.Duratio
 			switch {
 			case st.Version == version && !st.Trial && st.Committed == st.Slot:
 				return st, nil
+			case st.Version == version && st.Trial:
+				// On trial, not judged yet: a rollback of the same
+				// version in Last is an earlier attempt's.
 			case st.Last != nil && st.Last.Version == version && st.Last.Result == spec.TrialRolledBack:
 				return st, &RolledBackError{Version: version, Running: st.Version, Reason: st.Last.Reason}
 			}

@@ -90,8 +90,10 @@ func TestSendToAgent(t *testing.T) {
 // trial) to the commit, and reports a rollback with its reason.
 func TestWaitCommitted(t *testing.T) {
 	var calls atomic.Int32
+	earlier := &spec.TrialResult{Slot: "b", Version: "1.1.0", Result: spec.TrialRolledBack, Reason: "the new system did not judge itself"}
 	states := []spec.UpdateStatus{
-		{Version: "1.1.0", Slot: "b", Committed: "a", Trial: true},
+		// The trial of 1.1.0 after an earlier one that lost power.
+		{Version: "1.1.0", Slot: "b", Committed: "a", Trial: true, Last: earlier},
 		{Version: "1.1.0", Slot: "b", Committed: "b"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
