@@ -234,6 +234,19 @@ func (c *Console) Expect(t testing.TB, re *regexp.Regexp, timeout time.Duration)
 
 // Wait is Expect returning an error instead of failing.
 func (c *Console) Wait(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
+	return c.WaitFrom(0, re, timeout)
+}
+
+// Len is the number of lines so far: a mark for WaitFrom.
+func (c *Console) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+// WaitFrom is Wait looking only at lines from index from on (what the
+// guest printed since a mark taken with Len).
+func (c *Console) WaitFrom(from int, re *regexp.Regexp, timeout time.Duration) ([]string, error) {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
 		c.mu.Lock()
@@ -243,7 +256,7 @@ func (c *Console) Wait(re *regexp.Regexp, timeout time.Duration) ([]string, erro
 	defer timer.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i := 0; ; {
+	for i := from; ; {
 		for ; i < len(c.lines); i++ {
 			if m := re.FindStringSubmatch(c.lines[i]); m != nil {
 				return m, nil

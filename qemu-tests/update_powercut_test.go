@@ -98,7 +98,7 @@ func TestUpdatePowerCut(t *testing.T) {
 	t0 = time.Now()
 	upd = pc.send(to["1.1.0"].bundle)
 	written := regexp.MustCompile(`updated: version 1\.0\.0 written to slot a .*asking init to reboot`)
-	m, err := consoleWaitFrom(pc.g.Console, upd.mark, written, qemu.Scaled(180*time.Second))
+	m, err := pc.g.Console.WaitFrom(upd.mark, written, qemu.Scaled(180*time.Second))
 	if err != nil {
 		t.Fatalf("cut 2: %v\nmkimage update said:\n%s", err, upd.stop(t))
 	}
@@ -125,7 +125,7 @@ func TestUpdatePowerCut(t *testing.T) {
 	from, trialSlot := pc.slotOf(running), pc.slotOf(next.version)
 	upd = pc.send(next.bundle)
 	onTrial := regexp.MustCompile(`^init: update: ok slot ([ab]) \(version (\S+)\) is on trial`)
-	if _, err := consoleWaitFrom(pc.g.Console, upd.mark, onTrial, qemu.Scaled(240*time.Second)); err != nil {
+	if _, err := pc.g.Console.WaitFrom(upd.mark, onTrial, qemu.Scaled(240*time.Second)); err != nil {
 		t.Fatalf("cut 3: %v\nmkimage update said:\n%s", err, upd.stop(t))
 	}
 	if consoleContainsFrom(pc.g.Console, upd.mark, "version "+next.version+" committed") {
@@ -142,10 +142,10 @@ func TestUpdatePowerCut(t *testing.T) {
 	if !strings.Contains(out, next.version) || !strings.Contains(out, "rolled back") || !strings.Contains(out, "did not judge itself") {
 		t.Errorf("after cut 3 the status does not say that the trial of %s never judged itself:\n%s", next.version, out)
 	}
-	mark := consoleMark(pc.g.Console)
+	mark := pc.g.Console.Len()
 	pc.update("after cut 3", next)
 	// (The agent reports the commit from GRUB's block, init prints it after.)
-	if _, err := consoleWaitFrom(pc.g.Console, mark, regexp.MustCompile(`^init: update: ok version `+regexp.QuoteMeta(next.version)+` committed`), qemu.Scaled(10*time.Second)); err != nil {
+	if _, err := pc.g.Console.WaitFrom(mark, regexp.MustCompile(`^init: update: ok version `+regexp.QuoteMeta(next.version)+` committed`), qemu.Scaled(10*time.Second)); err != nil {
 		t.Errorf("after cut 3 init did not say it committed %s: %v", next.version, err)
 	}
 	pc.check("after cut 3 and the update sent again", next.version, trialSlot)
@@ -247,7 +247,7 @@ func (pc *powerCut) send(bundle string) *bgUpdate {
 	t.Helper()
 	cmd := tool.Command("update", bundle, "--to", pc.to)
 	cmd.Env = append(cmd.Env, pc.env...)
-	u := &bgUpdate{mark: consoleMark(pc.g.Console), cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	u := &bgUpdate{mark: pc.g.Console.Len(), cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = u.out, u.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mkimage update: %v", err)
@@ -382,13 +382,6 @@ func lastLine(out string) string {
 	return ""
 }
 
-// consoleMark is the number of lines c holds so far.
-func consoleMark(c *Console) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.lines)
-}
-
 // consoleContainsFrom reports whether a line after the first from
 // contains s.
 func consoleContainsFrom(c *Console, from int, s string) bool {
@@ -400,32 +393,4 @@ func consoleContainsFrom(c *Console, from int, s string) bool {
 		}
 	}
 	return false
-}
-
-// consoleWaitFrom is Console.Wait looking only at the lines after the
-// first from (what the guest printed since a mark).
-func consoleWaitFrom(c *Console, from int, re *regexp.Regexp, timeout time.Duration) ([]string, error) {
-	deadline := time.Now().Add(timeout)
-	timer := time.AfterFunc(timeout, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer timer.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := from; ; {
-		for ; i < len(c.lines); i++ {
-			if m := re.FindStringSubmatch(c.lines[i]); m != nil {
-				return m, nil
-			}
-		}
-		if c.eof {
-			return nil, fmt.Errorf("console ended before a line matched %q", re)
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("no console line matched %q within %v", re, timeout)
-		}
-		c.cond.Wait()
-	}
 }

@@ -12,13 +12,9 @@ import (
 // bootFiles returns the boot partition's files for the board's layout,
 // sorted by path.
 func bootFiles(s Spec) ([]bootFile, error) {
-	kernel, err := os.ReadFile(s.Kernel)
+	kernel, initrd, err := readSystem(s)
 	if err != nil {
-		return nil, fmt.Errorf("reading the kernel: %w", err)
-	}
-	initrd, err := os.ReadFile(s.Initramfs)
-	if err != nil {
-		return nil, fmt.Errorf("reading the initramfs: %w", err)
+		return nil, err
 	}
 	d := s.Board.Disk
 	var files []bootFile
@@ -87,19 +83,26 @@ func espFiles(s Spec, partA, partB int) ([]bootFile, error) {
 // kernel command line (cmdline.cfg, which grub.cfg sources), so an update
 // brings its own command line along.
 func slotFiles(s Spec) ([]bootFile, error) {
-	kernel, err := os.ReadFile(s.Kernel)
+	kernel, initrd, err := readSystem(s)
 	if err != nil {
-		return nil, fmt.Errorf("reading the kernel: %w", err)
-	}
-	initrd, err := os.ReadFile(s.Initramfs)
-	if err != nil {
-		return nil, fmt.Errorf("reading the initramfs: %w", err)
+		return nil, err
 	}
 	if strings.ContainsAny(s.Cmdline, "\"$\\`\n") {
 		return nil, fmt.Errorf("the kernel command line %q holds a character GRUB would interpret (\" $ \\ `)", s.Cmdline)
 	}
 	cfg := "# Written by mkimage: this slot's kernel command line.\nset args=\"" + s.Cmdline + "\"\n"
 	return []bootFile{{"/cmdline.cfg", []byte(cfg)}, {"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
+}
+
+// readSystem reads the kernel and the initramfs.
+func readSystem(s Spec) (kernel, initrd []byte, err error) {
+	if kernel, err = os.ReadFile(s.Kernel); err != nil {
+		return nil, nil, fmt.Errorf("reading the kernel: %w", err)
+	}
+	if initrd, err = os.ReadFile(s.Initramfs); err != nil {
+		return nil, nil, fmt.Errorf("reading the initramfs: %w", err)
+	}
+	return kernel, initrd, nil
 }
 
 // overlaysREADME is the slot's overlays/README: the Raspberry Pi firmware
