@@ -17,19 +17,19 @@ import (
 	"github.com/mkimage/mkimage/spec"
 )
 
-func newServer(t *testing.T, f *fixture, allow string) (*httptest.Server, *[]Result) {
-	var installed []Result
+func newServer(t *testing.T, f *fixture, allow string) (*httptest.Server, chan Result) {
+	installed := make(chan Result, 4)
 	rc := f.receiver()
 	rc.SlotName = "b"
 	s := &Server{
 		Receiver:  rc,
 		Allow:     []netip.Prefix{netip.MustParsePrefix(allow)},
 		Status:    func() spec.UpdateStatus { return spec.UpdateStatus{Version: "1.0.0", Slot: "a", Committed: "a"} },
-		Installed: func(r Result) { installed = append(installed, r) },
+		Installed: func(r Result) { installed <- r },
 	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
-	return ts, &installed
+	return ts, installed
 }
 
 func put(t *testing.T, url string, body io.Reader) (int, string) {
@@ -57,16 +57,25 @@ func TestServer(t *testing.T) {
 	if code, msg := put(t, ts.URL, strings.NewReader("GET / HTTP/1.0\r\n")); code != 400 {
 		t.Errorf("garbage: %d %q", code, msg)
 	}
-	if len(*installed) != 0 {
-		t.Fatalf("installed after refusals: %v", *installed)
+	select {
+	case r := <-installed:
+		t.Fatalf("installed after refusals: %v", r)
+	default:
 	}
 	code, msg := put(t, ts.URL, bytes.NewReader(bundleOf(t, header("1.1.0"), f.image, "zstd", f.priv)))
 	var res spec.UpdateResult
 	if err := json.Unmarshal([]byte(msg), &res); code != 200 || err != nil || res.Version != "1.1.0" || res.Slot != "b" {
 		t.Errorf("good bundle: %d %q", code, msg)
 	}
-	if len(*installed) != 1 || len(f.armed) != 1 {
-		t.Errorf("installed %v, armed %v", *installed, f.armed)
+	// The answer (with its length) can reach the client before the
+	// handler calls Installed.
+	select {
+	case r := <-installed:
+		if r.Header.Version != "1.1.0" || len(f.armed) != 1 {
+			t.Errorf("installed %v, armed %v", r, f.armed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Installed never ran")
 	}
 }
 
