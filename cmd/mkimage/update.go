@@ -262,8 +262,12 @@ func waitCommitted(ctx context.Context, out io.Writer, base, version string, tim
 	// Until the reboot, the status is the old system's: its last trial
 	// may be an earlier attempt at the same version.
 	var last spec.UpdateStatus
-	for down := false; !down; {
+	var before *spec.TrialResult // the last verdict when the wait began
+	for polls, down := 0, false; !down; polls++ {
 		st, err := updateclient.Status(ctx, base)
+		if err == nil && polls == 0 {
+			before = st.Last
+		}
 		switch {
 		case ctx.Err() != nil:
 			return last, fmt.Errorf("waiting for the appliance to reboot into %s: %w after %s (it still runs version %s)", version, ctx.Err(), elapsed(), orDash(last.Version))
@@ -272,6 +276,8 @@ func waitCommitted(ctx context.Context, out io.Writer, base, version string, tim
 			down = true
 		case st.Version == version:
 			down = true // it rebooted between two polls
+		case st.Last != nil && st.Last.Version == version && (before == nil || *st.Last != *before):
+			down = true // and came back with a verdict on version
 		default:
 			last = st
 			select {

@@ -74,9 +74,17 @@ func Send(ctx context.Context, base, path string, progress io.Writer) (spec.Upda
 	return res, nil
 }
 
+// statusTimeout bounds one status question.
+const statusTimeout = 10 * time.Second
+
 // Status asks the agent at base for its boot state.
 func Status(ctx context.Context, base string) (spec.UpdateStatus, error) {
 	var st spec.UpdateStatus
+	// One question at a time is bounded: a connection accepted while the
+	// appliance reboots (QEMU's user network, a load balancer) may never
+	// be answered, and a poll must not hang on it.
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+spec.UpdateStatusPath, nil)
 	if err != nil {
 		return st, err
