@@ -48,6 +48,9 @@ type UpdateStatus struct {
 	Version   string `json:"version"`   // running
 	Slot      string `json:"slot"`      // running slot, "a" or "b"
 	Committed string `json:"committed"` // the slot the boot loader falls back to
+	// Previous is the version the other slot holds whole, which
+	// `mkimage update --rollback` boots ("" when there is none).
+	Previous string `json:"previous,omitempty"`
 	// Trial is set while this boot is a trial not yet judged.
 	Trial bool `json:"trial"`
 	// Last is the last trial's outcome, if there was one.

@@ -27,10 +27,15 @@ type Server struct {
 	// once the answer is written, before the handler returns: a reboot it
 	// starts must wait for the answer to leave (see updated).
 	Installed func(Result)
-	// Refuse, when set and returning an error, turns a PUT away with 409
-	// before a byte is read (e.g. while a trial is being judged).
+	// Refuse, when set and returning an error, turns a PUT (or a
+	// rollback) away with 409 before a byte is read (e.g. while a trial is
+	// being judged).
 	Refuse func() error
-	busy   sync.Mutex
+	// Rollback, when set, serves spec.RollbackPath; RolledBack runs like
+	// Installed after one was armed and answered.
+	Rollback   *Rollback
+	RolledBack func(version string)
+	busy       sync.Mutex
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,23 +54,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.Busy = true
 		}
 		writeJSON(w, http.StatusOK, st)
+	case r.URL.Path == spec.RollbackPath && r.Method == http.MethodGet:
+		s.serveRollback(w, r)
+	case r.URL.Path == spec.RollbackPath && r.Method == http.MethodPost:
+		s.rollback(w, r)
 	default:
-		http.Error(w, "not found: PUT "+spec.UpdatePath+" or GET "+spec.UpdateStatusPath, http.StatusNotFound)
+		http.Error(w, "not found: PUT "+spec.UpdatePath+", GET "+spec.UpdateStatusPath+", GET or POST "+spec.RollbackPath, http.StatusNotFound)
+	}
+}
+
+// claim takes the busy lock for a change of the slots, or answers why not.
+func (s *Server) claim(w http.ResponseWriter) bool {
+	if !s.busy.TryLock() {
+		http.Error(w, "another update is being received", http.StatusConflict)
+		return false
+	}
+	if s.Refuse != nil {
+		if err := s.Refuse(); err != nil {
+			s.busy.Unlock()
+			http.Error(w, err.Error(), http.StatusConflict)
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
+	if !s.claim(w) {
+		return
+	}
+	defer s.busy.Unlock()
+	version, ok := s.serveRollback(w, r)
+	if !ok {
+		return
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if s.RolledBack != nil {
+		s.RolledBack(version)
 	}
 }
 
 func (s *Server) put(w http.ResponseWriter, r *http.Request) {
-	if !s.busy.TryLock() {
-		http.Error(w, "another update is being received", http.StatusConflict)
+	if !s.claim(w) {
 		return
 	}
 	defer s.busy.Unlock()
-	if s.Refuse != nil {
-		if err := s.Refuse(); err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-	}
 	res, err := s.Receiver.Receive(r.Context(), r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), statusOf(err))

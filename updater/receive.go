@@ -34,6 +34,9 @@ type Receiver struct {
 	// of Running.SlotBytes in tests. It is opened for writing only after
 	// the header was verified and checked. SlotName is its name ("b").
 	Slot, SlotName string
+	// Begin, if set, runs once the header passed its checks, before the
+	// slot is opened: the slot's old content is about to be lost.
+	Begin func() error
 	// Arm makes the next boot (and only the next) a trial of the slot
 	// just written; it runs only after the whole bundle verified.
 	Arm func(bundle.Header) error
@@ -59,6 +62,11 @@ func (rc *Receiver) Receive(ctx context.Context, r io.Reader) (Result, error) {
 	res := Result{Header: h, KeyID: br.KeyID().String()}
 	if err := bundle.Check(h, rc.Running); err != nil {
 		return res, err
+	}
+	if rc.Begin != nil {
+		if err := rc.Begin(); err != nil {
+			return res, fmt.Errorf("before writing slot %s: %w", rc.SlotName, err)
+		}
 	}
 	if res.Bytes, err = rc.write(ctx, br); err != nil {
 		return res, err

@@ -26,6 +26,7 @@ type fixture struct {
 	priv   ed25519.PrivateKey
 	slot   string
 	armed  []string
+	begun  int // Begin calls: the slot's old content given up
 	image  []byte
 	before []byte
 }
@@ -50,6 +51,7 @@ func (f *fixture) receiver() *Receiver {
 		Running: bundle.RunningSystem{Board: "qemu-x86_64", Arch: "amd64", Version: "1.0.0", SlotBytes: slotBytes},
 		Keys:    []ed25519.PublicKey{f.pub},
 		Slot:    f.slot,
+		Begin:   func() error { f.begun++; return nil },
 		Arm: func(h bundle.Header) error {
 			f.armed = append(f.armed, h.Version)
 			return nil
@@ -139,6 +141,9 @@ func TestReceiveRefuses(t *testing.T) {
 			got, _ := os.ReadFile(f.slot)
 			if !c.written && !bytes.Equal(got, f.before) {
 				t.Errorf("the slot was written before the refusal")
+			}
+			if want := map[bool]int{false: 0, true: 1}[c.written]; f.begun != want {
+				t.Errorf("Begin ran %d times, want %d (before every write, never for a refusal)", f.begun, want)
 			}
 		})
 	}

@@ -27,6 +27,7 @@ type Pending struct {
 const (
 	pendingFile = "pending.json"
 	lastFile    = "last.json"
+	writingFile = "writing.json"
 )
 
 // SetPending records an update about to be tried.
@@ -38,15 +39,57 @@ func (s Store) Pending() (Pending, bool) {
 	return p, s.read(pendingFile, &p) == nil && p.Slot != ""
 }
 
-// Judge records a trial's verdict and forgets the pending update.
+// SetWriting records that slot is being overwritten: until the next
+// verdict it holds no version anyone may go back to.
+func (s Store) SetWriting(slot string) error {
+	return s.write(writingFile, Pending{Slot: slot, At: time.Now().UTC()})
+}
+
+// Judge records a trial's verdict and forgets the pending update (and the
+// write that made it).
 func (s Store) Judge(r spec.TrialResult) error {
 	if err := s.write(lastFile, r); err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(s.Dir, pendingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("forgetting the pending update: %w", err)
+	for _, name := range []string{pendingFile, writingFile} {
+		if err := os.Remove(filepath.Join(s.Dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("forgetting the pending update: %w", err)
+		}
 	}
 	return nil
+}
+
+// Replaced returns the version that version, running in slot running,
+// replaced: the pending update's during its trial, the last verdict's once
+// committed; "" for a system no update installed.
+func (s Store) Replaced(running, version string) string {
+	if p, ok := s.Pending(); ok && p.Slot == running && p.Version == version {
+		return p.From
+	}
+	if r := s.Last(); r != nil && r.Result == spec.TrialCommitted && r.Slot == running && r.Version == version {
+		return r.From
+	}
+	return ""
+}
+
+// Previous returns the version the other slot holds whole, that a
+// rollback may boot: the one the committed running system replaced, as
+// long as no update was written to the other slot since. "" when there is
+// none (a system no update installed, a trial, a failed trial's slot, a
+// write since).
+func (s Store) Previous(running, version string) string {
+	r := s.Last()
+	if r == nil || r.Result != spec.TrialCommitted || r.Slot != running || r.Version != version {
+		return ""
+	}
+	if _, ok := s.Pending(); ok {
+		return ""
+	}
+	var w Pending
+	if s.read(writingFile, &w) == nil && w.Slot != "" {
+		return ""
+	}
+	return r.From
 }
 
 // Last returns the last verdict, or nil.

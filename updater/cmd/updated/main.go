@@ -70,21 +70,23 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 	env := slots.GRUBEnv{Path: filepath.Join(spec.BootMount, u.EnvPath)}
 	store := slots.Store{Dir: spec.UpdateStateDir}
 	status := func() spec.UpdateStatus {
-		st := spec.UpdateStatus{Version: u.Version, Slot: running, Last: store.Last()}
+		st := spec.UpdateStatus{Version: u.Version, Slot: running, Last: store.Last(), Previous: store.Previous(running, u.Version)}
 		if bs, err := env.State(); err == nil {
 			st.Committed, st.Trial = bs.Committed, bs.Committed != running
 		}
 		return st
 	}
+	arm := func(version string) error {
+		if err := store.SetPending(slots.Pending{Slot: other, Version: version, From: u.Version, At: time.Now().UTC()}); err != nil {
+			return err
+		}
+		return env.Arm(other)
+	}
 	rc := &updater.Receiver{
 		Running: bundle.RunningSystem{Board: u.Board, Arch: u.Arch, Version: u.Version, SlotBytes: size},
 		Keys:    keys, Slot: dev, SlotName: other,
-		Arm: func(h bundle.Header) error {
-			if err := store.SetPending(slots.Pending{Slot: other, Version: h.Version, From: u.Version, At: time.Now().UTC()}); err != nil {
-				return err
-			}
-			return env.Arm(other)
-		},
+		Begin:   func() error { return store.SetWriting(other) },
+		Arm:     func(h bundle.Header) error { return arm(h.Version) },
 	}
 	h := &updater.Server{
 		Receiver: rc, Allow: allow, Status: status,
@@ -96,15 +98,13 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 		},
 		Installed: func(r updater.Result) {
 			log.Printf("version %s written to slot %s (%d bytes, key %s): asking init to reboot into it", r.Header.Version, other, r.Bytes, r.KeyID)
-			// A second later: the answer must leave first (a reboot at
-			// once cut it off under QEMU: "unexpected EOF" at the client
-			// for an update that was installed).
-			go func() {
-				time.Sleep(time.Second)
-				if err := unix.Kill(1, unix.SIGUSR1); err != nil {
-					log.Printf("asking init to reboot: %v", err)
-				}
-			}()
+			rebootSoon()
+		},
+		Rollback: &updater.Rollback{Keys: keys, Board: u.Board, Version: u.Version, SlotName: other,
+			Previous: func() string { return store.Previous(running, u.Version) }, Arm: arm},
+		RolledBack: func(version string) {
+			log.Printf("a signed rollback to version %s in slot %s: asking init to reboot into it", version, other)
+			rebootSoon()
 		},
 	}
 	addr := u.Listen
@@ -114,4 +114,16 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 	log.Printf("listening on %s for bundles to slot %s (%s, %d MiB)", addr, other, dev, size>>20)
 	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 		ErrorLog: log.New(os.Stderr, "updated: http: ", 0)}, nil
+}
+
+// rebootSoon asks init to reboot a second later: the answer must leave
+// first (a reboot at once cut it off under QEMU: "unexpected EOF" at the
+// client for an update that was installed).
+func rebootSoon() {
+	go func() {
+		time.Sleep(time.Second)
+		if err := unix.Kill(1, unix.SIGUSR1); err != nil {
+			log.Printf("asking init to reboot: %v", err)
+		}
+	}()
 }
