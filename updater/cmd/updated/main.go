@@ -85,8 +85,8 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 	rc := &updater.Receiver{
 		Running: bundle.RunningSystem{Board: u.Board, Arch: u.Arch, Version: u.Version, SlotBytes: size},
 		Keys:    keys, Slot: dev, SlotName: other,
-		Begin:   func() error { return store.SetWriting(other) },
-		Arm:     func(h bundle.Header) error { return arm(h.Version) },
+		Begin: func() error { return store.SetWriting(other) },
+		Arm:   func(h bundle.Header) error { return arm(h.Version) },
 	}
 	h := &updater.Server{
 		Receiver: rc, Allow: allow, Status: status,
