@@ -94,6 +94,8 @@ var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 <body><h1>{{.Hostname}}</h1>
 <p>up {{printf "%.0f" .UptimeSeconds}} s; memory {{.MemAvailMiB}} of {{.MemTotalMiB}} MiB available;
 {{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
+{{with .Update}}<h2>system</h2><p>version {{.Version}}{{with .Slot}} in slot {{.}}{{end}}{{if .Trial}}, on trial (not yet judged){{end}}{{with .Replaced}}; it replaced {{.}}{{end}}{{with .Previous}}; a rollback would boot {{.}}{{end}}{{with .Note}}; {{.}}{{end}}</p>
+{{with .Last}}<p>last update: {{.Version}} (from {{.From}}) in slot {{.Slot}}: {{.Result}} at {{.At.Format "2006-01-02 15:04:05 UTC"}}{{with .Reason}}: {{.}}{{end}}</p>{{end}}{{end}}
 {{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
 <h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
 {{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>

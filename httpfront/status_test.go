@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mkimage/mkimage/spec"
 )
@@ -25,7 +26,9 @@ func TestStatusRoute(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_ = json.NewEncoder(c).Encode(spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}}})
+			_ = json.NewEncoder(c).Encode(spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}},
+				Update: &spec.UpdateReport{Version: "1.1.0", Slot: "a", Previous: "1.0.0", Last: &spec.TrialResult{
+					Slot: "b", Version: "1.2.0", From: "1.1.0", Result: spec.TrialRolledBack, Reason: "the health check <b> failed", At: time.Unix(1700000000, 0).UTC()}}})
 			c.Close()
 		}
 	}()
@@ -42,6 +45,9 @@ func TestStatusRoute(t *testing.T) {
 	}{
 		{"/.status", "10.0.2.2:5555", 200, "<td>app.0</td><td>42</td><td>ready</td><td>3</td>"},
 		{"/.status", "10.0.2.2:5555", 200, `<a href=".status.json">`},
+		{"/.status", "10.0.2.2:5555", 200, "version 1.1.0 in slot a; a rollback would boot 1.0.0"},
+		{"/.status", "10.0.2.2:5555", 200, "last update: 1.2.0 (from 1.1.0) in slot b: rolled back at 2023-11-14 22:13:20 UTC: the health check &lt;b&gt; failed"},
+		{"/.status.json", "10.0.2.2:5555", 200, `"previous": "1.0.0"`},
 		{"/.status.json", "10.0.2.2:5555", 200, `"restarts": 3`},
 		{"/.status", "10.0.2.3:5555", 403, "forbidden"},
 		{"/.status.json", "[::ffff:10.0.2.2]:1", 200, `"hostname": "box"`},

@@ -97,6 +97,7 @@ func run(con console) {
 	watchPowerButton(con, stop)
 
 	sup := newSupervisor(con)
+	sup.appEnv = versionEnv(cfg.Update, upd)
 	// Services start in the background so a power button press or a
 	// SIGTERM is honoured at any time, even while a pool is not ready.
 	if upd != nil && upd.trial.Load() {
@@ -106,7 +107,7 @@ func run(con console) {
 		if upd != nil {
 			upd.startAgent(sup)
 		}
-		ready := startServices(con, sup, cfg, facts)
+		ready := startServices(con, sup, cfg, facts, updateReporter(cfg.Update, upd))
 		if upd != nil && upd.trial.Load() {
 			upd.judge(ctx, ready, sup.restarts, stop)
 		}
@@ -122,9 +123,9 @@ func run(con console) {
 // startServices starts the pools, waits for them, then the status server
 // and the front end, and prints "ready" once the front end accepts; it
 // returns why it is not ready, or nil.
-func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) error {
+func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts, update func() *spec.UpdateReport) error {
 	pools := startPools(con, sup, cfg, facts)
-	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start}
+	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start, update: update}
 	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
 	var front []*service
 	for _, sv := range cfg.Services {

@@ -56,7 +56,7 @@ func (s *supervisor) startPool(p spec.Pool, facts tuning.Facts) *pool {
 			s.con.step("pool "+p.Name, err, "")
 			continue
 		}
-		env := poolEnv(p, set, i)
+		env := poolEnv(p, set, i, s.appEnv)
 		pl.backends = append(pl.backends, "unix:"+path)
 		m := s.start(fmt.Sprintf("%s.%d", p.Name, i), func() *exec.Cmd {
 			return memberCmd(p, set.StackSize, env, ln)
@@ -82,9 +82,10 @@ func memberCmd(p spec.Pool, stack uint64, env []string, ln *os.File) *exec.Cmd {
 }
 
 // poolEnv is a member's environment: the tuning decisions as the variables
-// fcgiserver reads, GOMAXPROCS/GOMEMLIMIT for Go programs, the copied and
-// the configured variables (configured ones win).
-func poolEnv(p spec.Pool, set tuning.Settings, member int) []string {
+// fcgiserver reads, GOMAXPROCS/GOMEMLIMIT for Go programs, the system's
+// (extra: its version), the copied and the configured variables
+// (configured ones win).
+func poolEnv(p spec.Pool, set tuning.Settings, member int, extra []string) []string {
 	env := []string{
 		"PATH=/bin",
 		fmt.Sprintf("FCGI_POOL_MEMBER=%d", member),
@@ -102,6 +103,7 @@ func poolEnv(p spec.Pool, set tuning.Settings, member int) []string {
 	if p.RequestTimeout != "" {
 		env = append(env, "FCGI_REQUEST_TIMEOUT="+p.RequestTimeout)
 	}
+	env = append(env, extra...)
 	for _, k := range p.CopyEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

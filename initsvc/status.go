@@ -29,6 +29,8 @@ type status struct {
 	pools map[string]*pool
 	facts tuning.Facts
 	boot  time.Time
+	// update reports the system's version and updates (nil: none).
+	update func() *spec.UpdateReport
 }
 
 // serve answers every connection on the unix socket at path with the
@@ -70,6 +72,9 @@ func (st *status) report() spec.Report {
 	r.MemTotalMiB, r.MemAvailMiB = total>>20, avail>>20
 	for name, p := range st.pools {
 		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: poolSettings(p.settings), Backends: p.backends})
+	}
+	if st.update != nil {
+		r.Update = st.update()
 	}
 	st.sup.mu.Lock()
 	svcs := append([]*service(nil), st.sup.svcs...)

@@ -25,6 +25,7 @@ type supervisor struct {
 	svcs     []*service
 	stopping bool
 	stopCh   chan struct{} // closed when shutdown begins
+	appEnv   []string      // added to every pool member's environment (versionEnv)
 }
 
 // service is one supervised program.

@@ -12,6 +12,19 @@ type Report struct {
 	Facts         MachineFacts    `json:"facts"`
 	Pools         []PoolReport    `json:"pools"`
 	Services      []ServiceReport `json:"services"`
+	Update        *UpdateReport   `json:"update,omitempty"` // nil without [update]
+}
+
+// UpdateReport is the system's version and what its updates did.
+type UpdateReport struct {
+	Version  string `json:"version"`
+	Slot     string `json:"slot,omitempty"`
+	Trial    bool   `json:"trial"`              // this boot is a trial not yet judged
+	Replaced string `json:"replaced,omitempty"` // the version this one replaced
+	Previous string `json:"previous,omitempty"` // what a rollback would boot
+	Note     string `json:"note,omitempty"`     // why updates are off
+	// Last is the last trial's verdict, with its reason.
+	Last *TrialResult `json:"last,omitempty"`
 }
 
 // PoolReport is one pool's decisions.

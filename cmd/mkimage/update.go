@@ -32,6 +32,7 @@ type updateArgs struct {
 	to, bundleOut     string
 	key               string
 	status, downgrade bool
+	rollback          bool
 	noWait            bool
 	timeout           time.Duration
 	// targets are --to's appliances (several: a rollout, see
@@ -57,6 +58,7 @@ func runUpdate(ctx context.Context, args []string, out io.Writer, poll time.Dura
 	fs.IntVar(&a.parallel, "parallel", 2, "with several targets: how many are updated at once after the canary")
 	fs.StringVar(&a.bundleOut, "bundle", "", "write the signed bundle to this FILE.mkup (without --to: only that)")
 	fs.BoolVar(&a.status, "status", false, "print the appliance's update status (with --to)")
+	fs.BoolVar(&a.rollback, "rollback", false, "boot the version the appliance's other slot holds, as a trial (with --to; signed with --key)")
 	fs.StringVar(&a.key, "key", "", "private key that signs the bundle (default: mkimage keygen's, in the user's config dir/mkimage)")
 	fs.BoolVar(&a.downgrade, "downgrade", false, "sign the bundle as a permitted downgrade (a version not newer than the running one)")
 	fs.BoolVar(&a.noWait, "no-wait", false, "return once the appliance took the bundle, without waiting for the commit")
@@ -73,6 +75,8 @@ func runUpdate(ctx context.Context, args []string, out io.Writer, poll time.Dura
 		return printFleetStatus(ctx, out, a.targets)
 	case a.status:
 		return printUpdateStatus(ctx, out, a.targets[0])
+	case a.rollback:
+		return a.rollbackTo(ctx, out, a.targets[0], poll)
 	case a.bundleIn != "":
 		return a.send(ctx, out, a.bundleIn, defaultUpdatePort, poll)
 	}
@@ -101,6 +105,9 @@ func (a *updateArgs) resolve(pos []string) error {
 	if len(pos) > 1 {
 		return fmt.Errorf("update takes one image directory or bundle file, got %d: %s", len(pos), strings.Join(pos, " "))
 	}
+	if a.status && a.rollback {
+		return errors.New("--status or --rollback, not both")
+	}
 	if a.status {
 		if len(pos) > 0 || a.cfgPath != "" || a.bundleOut != "" || a.downgrade {
 			return errors.New("--status takes only --to HOST[:PORT]")
@@ -109,6 +116,9 @@ func (a *updateArgs) resolve(pos []string) error {
 			return errors.New("--status needs --to HOST[:PORT]: the appliance to ask")
 		}
 		return a.parseTargets()
+	}
+	if a.rollback {
+		return a.resolveRollback(pos)
 	}
 	if len(pos) == 1 {
 		if st, err := os.Stat(pos[0]); strings.HasSuffix(pos[0], ".mkup") || err == nil && !st.IsDir() {
@@ -311,6 +321,9 @@ func printUpdateStatus(ctx context.Context, out io.Writer, to string) error {
 	}
 	if st.Busy {
 		fmt.Fprintln(out, "busy      receiving a bundle")
+	}
+	if st.Previous != "" {
+		fmt.Fprintf(out, "previous  %s in the other slot (--rollback boots it)\n", st.Previous)
 	}
 	if l := st.Last; l != nil {
 		fmt.Fprintf(out, "last      %s\n", lastTrial(*l))

@@ -108,6 +108,11 @@ func TestUpdateArgs(t *testing.T) {
 		{[]string{good, "--bundle", out}, "run `mkimage keygen`"},
 		{[]string{good, "--bundle", out, "--key", filepath.Join(cfgDir, "missing.key")}, "missing.key"},
 		{[]string{"--to", "h:port", "--status"}, "not a number"},
+		{[]string{"--rollback"}, "--rollback needs --to"},
+		{[]string{"--rollback", "--status", "--to", "h"}, "not both"},
+		{[]string{"--rollback", "--to", "h", good}, "--rollback takes only --to"},
+		{[]string{"--rollback", "--to", "a,b"}, "one appliance"},
+		{[]string{"--rollback", "--to", "127.0.0.1:1"}, "run `mkimage keygen`"},
 	} {
 		if _, err := update(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("update %q: %v, want an error containing %q", c.args, err, c.want)
@@ -272,5 +277,37 @@ func TestSizeWord(t *testing.T) {
 		if got := sizeWord(n); got != want {
 			t.Errorf("sizeWord(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// --rollback signs the appliance's challenge, then waits for the version
+// it boots to be committed, like an update.
+func TestUpdateRollback(t *testing.T) {
+	keyPath, pub := signingKey(t)
+	var mu sync.Mutex
+	st := spec.UpdateStatus{Version: "1.1.0", Slot: "b", Committed: "b", Previous: "1.0.0"}
+	rb := &updater.Rollback{Keys: []ed25519.PublicKey{pub}, Board: "qemu-x86_64", Version: "1.1.0", SlotName: "a",
+		Previous: func() string { return "1.0.0" },
+		Arm:      func(string) error { return nil }}
+	srv := httptest.NewServer(&updater.Server{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Rollback: rb,
+		Status: func() spec.UpdateStatus { mu.Lock(); defer mu.Unlock(); return st },
+		RolledBack: func(v string) {
+			mu.Lock()
+			defer mu.Unlock()
+			st = spec.UpdateStatus{Version: v, Slot: "a", Committed: "a"} // rebooted, judged, committed
+		}})
+	t.Cleanup(srv.Close)
+	to := strings.TrimPrefix(srv.URL, "http://")
+	out, err := update(t, "--to", to, "--status")
+	if err != nil || !strings.Contains(out, "previous  1.0.0 in the other slot (--rollback boots it)") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	otherKey, _ := signingKey(t)
+	if out, err := update(t, "--to", to, "--rollback", "--key", otherKey); err == nil || !strings.Contains(err.Error(), "not signed by a key this appliance trusts") {
+		t.Errorf("another key: %v\n%s", err, out)
+	}
+	out, err = update(t, "--to", to, "--rollback", "--key", keyPath)
+	if err != nil || !strings.Contains(out, "going back to version 1.0.0 in slot a") || !strings.Contains(out, "committed version 1.0.0 in slot a") {
+		t.Errorf("rollback: %v\n%s", err, out)
 	}
 }

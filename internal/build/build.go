@@ -74,6 +74,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 		return nil, "", err
 	}
 	say("kernel   %s %s (%v)", k.Source, k.Version, time.Since(t).Round(time.Millisecond))
+	if err := ensureUpdateKey(cfg, opts.DryRun, say); err != nil {
+		return nil, "", err
+	}
 	p, err := derive(cfg, b, tree.Dir)
 	if err != nil {
 		return nil, "", err

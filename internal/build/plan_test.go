@@ -2,12 +2,14 @@ package build
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/bundle"
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/kernel"
 )
@@ -18,6 +20,16 @@ import (
 func TestPlanExample(t *testing.T) {
 	src, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The key the example's [update] trusts by default: a fixed one here.
+	xdg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", xdg)
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public().(ed25519.PublicKey)
+	if err := os.MkdirAll(filepath.Join(xdg, "mkimage"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(xdg, "mkimage", "update.pub"), []byte(bundle.FormatPublic(pub, "test")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(filepath.Join(src, "examples", "appliance", "appliance.toml"))

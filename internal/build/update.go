@@ -79,6 +79,24 @@ func deriveUpdate(cfg *config.Config, b board.Board, abOf abLookup) (*spec.Updat
 	}, nil
 }
 
+// ensureUpdateKey makes the default key pair when [update] takes its key
+// from there and there is none yet: the first build of an appliance with
+// updates needs no separate `mkimage keygen`. A dry run makes nothing.
+func ensureUpdateKey(cfg *config.Config, dryRun bool, say func(string, ...any)) error {
+	if !cfg.Update.On() || len(cfg.Update.Keys) > 0 || dryRun {
+		return nil
+	}
+	pair, made, err := updatekey.EnsureDefault()
+	if err != nil {
+		return cfg.Errorf("update.keys", "not set, and making the default update key pair: %v", err)
+	}
+	if made {
+		say("update   made the key pair that signs updates: %s (keep it secret and back it up: appliances built now trust only its public key, %s, id %s)",
+			pair.KeyPath, pair.PubPath, pair.ID)
+	}
+	return nil
+}
+
 // defaultPublicKey reads the public key keygen wrote into the user's config
 // directory.
 func defaultPublicKey() (string, error) {

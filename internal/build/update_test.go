@@ -160,3 +160,56 @@ func TestDeriveUpdateBoards(t *testing.T) {
 		}
 	}
 }
+
+// The first build with [update] and no key anywhere makes the default key
+// pair and says so; later builds use it and say nothing; a config with
+// keys, a dry run or updates off make none.
+func TestEnsureUpdateKey(t *testing.T) {
+	cfgKey, _ := testKey(t, "in the config")
+	on := "[update]\nlisten = \":4711\"\nallow = [\"10.0.2.2/32\"]\nversion = \"1.0.0\"\n"
+	for _, c := range []struct {
+		name   string
+		body   string
+		dryRun bool
+		makes  bool
+	}{
+		{"no key yet", on, false, true},
+		{"dry run", on, true, false},
+		{"keys in the config", on + "keys = [\"" + cfgKey + "\"]\n", false, false},
+		{"updates off", "", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			xdg := t.TempDir()
+			t.Setenv("XDG_CONFIG_HOME", xdg)
+			cfg, _ := testConfig(t, "board = \"qemu-x86_64\"\n[web]\nroot = \"www\"\n"+c.body)
+			var said []string
+			say := func(f string, a ...any) { said = append(said, f) }
+			if err := ensureUpdateKey(cfg, c.dryRun, say); err != nil {
+				t.Fatal(err)
+			}
+			pub := filepath.Join(xdg, "mkimage", "update.pub")
+			_, err := os.Stat(pub)
+			if made := err == nil; made != c.makes || len(said) != map[bool]int{true: 1}[c.makes] {
+				t.Fatalf("made %v (want %v), said %q", made, c.makes, said)
+			}
+			if !c.makes {
+				return
+			}
+			st, err := os.Stat(filepath.Join(xdg, "mkimage", "update.key"))
+			if err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("private key: %v %v", st, err)
+			}
+			before, _ := os.ReadFile(pub)
+			said = nil
+			if err := ensureUpdateKey(cfg, false, say); err != nil || len(said) != 0 {
+				t.Errorf("second build: %v, said %q", err, said)
+			}
+			if after, _ := os.ReadFile(pub); !bytes.Equal(before, after) {
+				t.Error("the second build replaced the key")
+			}
+			if _, err := defaultPublicKey(); err != nil {
+				t.Errorf("the key made is not read back: %v", err)
+			}
+		})
+	}
+}
