@@ -23,6 +23,9 @@ type Program struct {
 	File string
 	// Target is the path inside the image.
 	Target string
+	// Aliases are more paths in the image for the same program, symlinks
+	// to Target: a multi-call binary tells them apart by argv[0].
+	Aliases []string
 }
 
 // buildGo cross-compiles p into dir and returns the output path. The go

@@ -137,6 +137,9 @@ func (im *image) addProgram(ctx context.Context, p Program, goarch, work string,
 		}
 	}
 	total, err := im.addFile(p.Target, src, 0o755)
+	for _, a := range p.Aliases {
+		im.add(cpio.Symlink(a, "/"+cleanName(p.Target)))
+	}
 	if err != nil || p.Package != "" {
 		return total, err
 	}

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,36 @@ func TestHostBinaryLibs(t *testing.T) {
 	_, err := Build(context.Background(), Options{GOARCH: "arm64", Programs: []Program{{Name: "ls", File: "/bin/ls", Target: "/bin/ls"}}, WorkDir: t.TempDir()}, &buf)
 	if err == nil || !strings.Contains(err.Error(), "board needs") {
 		t.Errorf("an amd64 binary for an arm64 board: err = %v", err)
+	}
+}
+
+// A program's aliases are symlinks to it (a multi-call binary).
+func TestProgramAliases(t *testing.T) {
+	dir, err := filepath.Abs("testdata/multicall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := build(t, Options{
+		GOARCH:   "amd64",
+		Programs: []Program{{Name: "init", Package: ".", Dir: dir, Target: "init", Aliases: []string{"/bin/httpfront", "/bin/updated"}}},
+		WorkDir:  t.TempDir(),
+	})
+	seen := map[string]cpio.Record{}
+	for _, r := range records(t, out) {
+		seen[r.Name] = r
+	}
+	if r, ok := seen["init"]; !ok || r.Mode != cpio.S_IFREG|0o755 || r.FileSize < 1000 {
+		t.Errorf("init: %+v", r.Info)
+	}
+	for _, a := range []string{"bin/httpfront", "bin/updated"} {
+		r, ok := seen[a]
+		if !ok || r.Mode != cpio.S_IFLNK|0o777 {
+			t.Errorf("%s: %+v", a, r.Info)
+			continue
+		}
+		var dest bytes.Buffer
+		if _, err := dest.ReadFrom(io.NewSectionReader(r, 0, int64(r.FileSize))); err != nil || dest.String() != "/init" {
+			t.Errorf("%s -> %q (%v), want /init", a, dest.String(), err)
+		}
 	}
 }
