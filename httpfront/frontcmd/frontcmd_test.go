@@ -1,4 +1,4 @@
-package main
+package frontcmd
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 // TestMain lets the test binary run as httpfront.
 func TestMain(m *testing.M) {
 	if os.Getenv("HTTPFRONT_TEST_MAIN") == "1" {
-		main()
+		Main()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
