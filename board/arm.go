@@ -1,5 +1,7 @@
 package board
 
+import "strings"
+
 // Arm boards: a QEMU virt machine (and arm64 VPS/servers with UEFI) and
 // Raspberry Pis. Their values are added to the registry like any other.
 func init() {
@@ -18,12 +20,12 @@ func init() {
 			dtbs: []string{"bcm2710-rpi-zero-2-w.dtb"}, firmware: pi3Firmware,
 			proven: "byte-level image check",
 		}),
-		rpi(pi{
+		tryBoot(rpi(pi{
 			name: "rpi4", desc: "Raspberry Pi 4 (B, 400)",
 			dtbs:     []string{"bcm2711-rpi-4-b.dtb", "bcm2711-rpi-400.dtb"},
 			firmware: []string{"start4.elf", "fixup4.dat"},
 			proven:   "byte-level image check",
-		}),
+		})),
 		rpi5)
 }
 
@@ -83,8 +85,18 @@ var rpi5 = func() Board {
 	b.Console = "ttyAMA10,115200"
 	b.Disk.ConfigTxt = nil
 	b.Disk.Overlays = []string{"bcm2712d0.dtbo"}
-	return b
+	return tryBoot(b)
 }()
+
+// tryBoot gives a Pi 4 or 5 card A/B system slots (Disk.TryBoot): the
+// smallest FAT partition for autoboot.txt, and slots of 100 MiB at least
+// (the arm64 kernel is 44 MiB uncompressed).
+func tryBoot(b Board) Board {
+	b.Disk.TryBoot = true
+	b.Disk.BootMiB, b.Disk.SlotMiB = 40, 100
+	b.Description = strings.Replace(b.Description, "SD card image (MBR, FAT32 boot", "SD card image (MBR, autoboot.txt, A/B FAT32 boot slots", 1)
+	return b
+}
 
 // pi describes one Raspberry Pi board for rpi.
 type pi struct {

@@ -17,7 +17,8 @@ const (
 	// LayoutRPi is MBR with a FAT32 boot partition holding the Raspberry
 	// Pi firmware (none on a Pi 5, whose firmware is in its EEPROM),
 	// config.txt, and under os_prefix a/ cmdline.txt, device trees,
-	// overlays, kernel and initramfs.
+	// overlays, kernel and initramfs. With Disk.TryBoot (Pi 4 and 5) the
+	// card has A/B system slots instead: see TryBoot.
 	LayoutRPi = "mbr-rpi"
 )
 
@@ -52,6 +53,13 @@ type Disk struct {
 	Overlays []string
 	// ConfigTxt holds board-specific config.txt lines (Raspberry Pi).
 	ConfigTxt []string
+	// TryBoot marks a Raspberry Pi whose EEPROM bootloader (Pi 4, Pi 5)
+	// reads autoboot.txt and boots A/B partitions with its one-shot
+	// tryboot flag: LayoutRPi then is partition 1 (FAT, BootMiB) holding
+	// only autoboot.txt, slots a and b (2 and 3: each a whole boot
+	// partition, SlotMiB at least) and data. The firmware of earlier
+	// Pis has no autoboot.txt: their card is one boot partition.
+	TryBoot bool
 }
 
 // Boot modes of `mkimage boot`.

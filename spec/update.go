@@ -22,7 +22,18 @@ type Update struct {
 	BootPart int            `json:"boot_part"`
 	EnvPath  string         `json:"env_path"`
 	Slots    map[string]int `json:"slots"`
+	// Loader names what keeps that state: LoaderGRUB ("" in specs from
+	// before it) or LoaderTryBoot (a Raspberry Pi 4 or 5: autoboot.txt on
+	// partition BootPart, at EnvPath; the running slot and a trial boot
+	// come from the firmware's device tree, not the command line).
+	Loader string `json:"loader,omitempty"`
 }
+
+// Boot loaders of Update.Loader.
+const (
+	LoaderGRUB    = "grub"
+	LoaderTryBoot = "tryboot"
+)
 
 // Kernel command line words GRUB passes: the slot booted and why
 // ("committed", "trial", "fallback": the trial's slot did not load).

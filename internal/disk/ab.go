@@ -1,6 +1,10 @@
 package disk
 
-import "github.com/mkimage/mkimage/board"
+import (
+	"github.com/mkimage/mkimage/board"
+	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/updater/slots"
+)
 
 // SlotFile is the slot image written beside disk.img: a FAT filesystem
 // holding vmlinuz and initrd.zst, exactly one slot partition in size. The
@@ -10,24 +14,33 @@ const SlotFile = "slot.img"
 // EnvPath is GRUB's environment block on the boot partition (ESP).
 const EnvPath = "/grub/grubenv"
 
+// AutobootPath is a Pi's autoboot.txt on its first partition.
+const AutobootPath = "/" + slots.AutobootFile
+
 // AB says where a board's disk keeps its two system slots and their boot
 // state: GRUB boots from partition BootPart (the ESP), reads EnvPath there,
-// and loads slot "a" or "b" from the partition Slots names.
+// and loads slot "a" or "b" from the partition Slots names; or a Pi's
+// firmware reads autoboot.txt (EnvPath) from BootPart and boots the slot's
+// partition itself. Loader is spec.LoaderGRUB or spec.LoaderTryBoot.
 type AB struct {
 	BootPart  int
 	EnvPath   string
 	Slots     map[string]int
 	SlotBytes int64
+	Loader    string
 }
 
 // ABOf returns b's A/B layout; ok is false for a board without one (no
-// disk image, or a Raspberry Pi, whose slots are not done yet).
+// disk image, or a Pi 3 or Zero 2 W: NoSlots says why).
 func ABOf(b board.Board) (ab AB, ok bool) {
-	if b.Disk.Layout != board.LayoutPC && b.Disk.Layout != board.LayoutUEFI {
+	if !hasSlots(b) {
 		return AB{}, false
 	}
 	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
-	ab = AB{EnvPath: EnvPath, Slots: map[string]int{}}
+	ab = AB{EnvPath: EnvPath, Slots: map[string]int{}, Loader: spec.LoaderGRUB}
+	if b.Disk.TryBoot {
+		ab.EnvPath, ab.Loader = AutobootPath, spec.LoaderTryBoot
+	}
 	for _, p := range lay.Partitions {
 		switch p.Name {
 		case "boot":

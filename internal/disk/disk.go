@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -129,6 +130,9 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 		return Layout{}, fmt.Errorf("boot partition: %w", err)
 	}
 	if sys != nil {
+		if s.SlotImage == "" {
+			s.SlotImage = filepath.Join(filepath.Dir(file), SlotFile)
+		}
 		if err := writeSlot(ctx, s.SlotImage, int64(slotMiB)*mib, sys, id, s.Epoch); err != nil {
 			return Layout{}, err
 		}
@@ -164,6 +168,10 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 // into a slot, and sizes both partitions.
 func contents(s Spec) (boot, sys []bootFile, bootMiB, slotMiB int, err error) {
 	d := s.Board.Disk
+	if d.TryBoot {
+		boot, sys, slotMiB, err = tryBootContents(s)
+		return boot, sys, d.BootMiB, slotMiB, err
+	}
 	if !hasSlots(s.Board) {
 		boot, err = bootFiles(s)
 		if err == nil {
@@ -183,7 +191,7 @@ func contents(s Spec) (boot, sys []bootFile, bootMiB, slotMiB int, err error) {
 }
 
 func hasSlots(b board.Board) bool {
-	return b.Disk.Layout == board.LayoutPC || b.Disk.Layout == board.LayoutUEFI
+	return b.Disk.Layout == board.LayoutPC || b.Disk.Layout == board.LayoutUEFI || b.Disk.Layout == board.LayoutRPi && b.Disk.TryBoot
 }
 
 func filesBytes(fs []bootFile) int64 {
@@ -267,8 +275,13 @@ func plan(b board.Board, bootMiB, slotMiB int, id ids) (Layout, int64) {
 	add(boot)
 	if hasSlots(b) {
 		// Slot b has no filesystem until an update writes one.
-		add(Partition{Name: "slot-a", Type: "linux", Size: int64(slotMiB) * mib, FS: "fat32", GUID: id.guid("part-slot-a")})
-		add(Partition{Name: "slot-b", Type: "linux", Size: int64(slotMiB) * mib, GUID: id.guid("part-slot-b")})
+		sa := Partition{Name: "slot-a", Type: "linux", Size: int64(slotMiB) * mib, FS: "fat32", GUID: id.guid("part-slot-a")}
+		sb := Partition{Name: "slot-b", Type: "linux", Size: int64(slotMiB) * mib, GUID: id.guid("part-slot-b")}
+		if lay.Table == "mbr" { // a Pi's slots are boot partitions
+			sa.Type, sa.GUID, sb.Type, sb.GUID = "fat32-lba", "", "fat32-lba", ""
+		}
+		add(sa)
+		add(sb)
 	}
 	data := Partition{Name: DataPartName, Type: "linux", Size: int64(d.DataMiB) * mib, FS: "ext4", Label: DataLabel, GUID: id.guid("part-data")}
 	if lay.Table == "mbr" {
@@ -284,12 +297,12 @@ func table(lay Layout) partition.Table {
 	if lay.Table == "mbr" {
 		t := &mbr.Table{LogicalSectorSize: sector, PhysicalSectorSize: sector}
 		for _, p := range lay.Partitions {
-			typ := mbr.Linux
-			if p.FS == "fat32" {
+			typ, fat := mbr.Linux, p.FS == "fat32" || p.Type == "fat32-lba"
+			if fat {
 				typ = mbr.Fat32LBA
 			}
 			t.Partitions = append(t.Partitions, &mbr.Partition{
-				Index: p.Index, Bootable: p.FS == "fat32", Type: typ,
+				Index: p.Index, Bootable: fat, Type: typ,
 				Start: uint32(p.Start / sector), Size: uint32(p.Size / sector),
 			})
 		}

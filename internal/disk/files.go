@@ -23,29 +23,8 @@ func bootFiles(s Spec) ([]bootFile, error) {
 	case board.LayoutPC, board.LayoutUEFI:
 		return nil, fmt.Errorf("board %s has system slots: its boot partition holds GRUB (espFiles)", s.Board.Name)
 	case board.LayoutRPi:
-		for _, name := range d.Firmware {
-			data, err := os.ReadFile(filepath.Join(s.FirmwareDir, name))
-			if err != nil {
-				return nil, fmt.Errorf("reading Raspberry Pi firmware: %w", err)
-			}
-			files = append(files, bootFile{"/" + name, data})
-		}
-		for _, name := range d.DTBs {
-			data, err := os.ReadFile(filepath.Join(s.KernelDir, name))
-			if err != nil {
-				return nil, fmt.Errorf("reading device tree: %w", err)
-			}
-			files = append(files, bootFile{slot + name, data})
-		}
-		for _, name := range d.Overlays {
-			data, err := os.ReadFile(filepath.Join(s.KernelDir, "overlays", name))
-			if err != nil {
-				return nil, fmt.Errorf("reading device tree overlay: %w", err)
-			}
-			files = append(files, bootFile{slot + "overlays/" + name, data})
-		}
-		if len(d.Overlays) > 0 {
-			files = append(files, bootFile{slot + "overlays/README", []byte(overlaysREADME)})
+		if files, err = piFiles(s, slot); err != nil {
+			return nil, err
 		}
 		files = append(files,
 			bootFile{"/config.txt", []byte(ConfigTxt(d))},
@@ -56,6 +35,38 @@ func bootFiles(s Spec) ([]bootFile, error) {
 		return nil, fmt.Errorf("board %s has no disk layout", s.Board.Name)
 	}
 	sortFiles(files)
+	return files, nil
+}
+
+// piFiles are a Pi's firmware files (at the root), and its device trees
+// and overlays (in dir).
+func piFiles(s Spec, dir string) ([]bootFile, error) {
+	d := s.Board.Disk
+	var files []bootFile
+	for _, name := range d.Firmware {
+		data, err := os.ReadFile(filepath.Join(s.FirmwareDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("reading Raspberry Pi firmware: %w", err)
+		}
+		files = append(files, bootFile{"/" + name, data})
+	}
+	for _, name := range d.DTBs {
+		data, err := os.ReadFile(filepath.Join(s.KernelDir, name))
+		if err != nil {
+			return nil, fmt.Errorf("reading device tree: %w", err)
+		}
+		files = append(files, bootFile{dir + name, data})
+	}
+	for _, name := range d.Overlays {
+		data, err := os.ReadFile(filepath.Join(s.KernelDir, "overlays", name))
+		if err != nil {
+			return nil, fmt.Errorf("reading device tree overlay: %w", err)
+		}
+		files = append(files, bootFile{dir + "overlays/" + name, data})
+	}
+	if len(d.Overlays) > 0 {
+		files = append(files, bootFile{dir + "overlays/README", []byte(overlaysREADME)})
+	}
 	return files, nil
 }
 
