@@ -50,7 +50,7 @@ func deriveUpdate(cfg *config.Config, b board.Board, abOf abLookup) (*spec.Updat
 	c := cfg.Update
 	ab, ok := abOf(b)
 	if !ok {
-		return nil, cfg.Errorf("update.listen", "updates need a board with A/B system slots; board %s has none (boards with slots: %s)", b.Name, slotBoards(abOf))
+		return nil, cfg.Errorf("update.listen", "updates need a board with A/B system slots; board %s has none: %s (boards with slots: %s)", b.Name, disk.NoSlots(b), slotBoards(abOf))
 	}
 	keys := c.Keys
 	if len(keys) == 0 {
@@ -75,7 +75,7 @@ func deriveUpdate(cfg *config.Config, b board.Board, abOf abLookup) (*spec.Updat
 		Listen: c.Listen, Allow: append([]string(nil), c.Allow...), Keys: keys,
 		Version: c.Version, Board: b.Name, Arch: b.GOARCH,
 		Health: c.Health, DeadlineMS: deadline.Milliseconds(),
-		BootPart: ab.BootPart, EnvPath: ab.EnvPath, Slots: slots,
+		BootPart: ab.BootPart, EnvPath: ab.EnvPath, Slots: slots, Loader: ab.Loader,
 	}, nil
 }
 

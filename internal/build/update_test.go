@@ -130,17 +130,22 @@ func TestDeriveUpdate(t *testing.T) {
 }
 
 // Through derive, with the disk code's own A/B layouts: the PC and UEFI
-// boards have slots, a Raspberry Pi is refused with their names.
+// boards have slots kept by GRUB, a Pi 4 and 5 by the firmware's tryboot;
+// a Pi 3 or Zero 2 W is refused with the reason and the boards' names.
 func TestDeriveUpdateBoards(t *testing.T) {
 	key, _ := testKey(t, "ops")
 	for _, c := range []struct {
 		board string
-		slots map[string]int
-		err   string
+		slots  map[string]int
+		loader string
+		err    string
 	}{
-		{"qemu-x86_64", map[string]int{"a": 3, "b": 4}, ""},
-		{"qemu-aarch64", map[string]int{"a": 2, "b": 3}, ""},
-		{"rpi4", nil, "boards with slots: qemu-aarch64, qemu-x86_64"},
+		{"qemu-x86_64", map[string]int{"a": 3, "b": 4}, "", ""},
+		{"qemu-aarch64", map[string]int{"a": 2, "b": 3}, "", ""},
+		{"rpi4", map[string]int{"a": 2, "b": 3}, spec.LoaderTryBoot, ""},
+		{"rpi5", map[string]int{"a": 2, "b": 3}, spec.LoaderTryBoot, ""},
+		{"rpi3", nil, "", "Pi 3 and the Zero 2 W has no A/B boot partitions"},
+		{"rpizero2w", nil, "", "use rpi4 or rpi5 (boards with slots: qemu-aarch64, qemu-x86_64, rpi4, rpi5)"},
 	} {
 		cfg, dir := testConfig(t, "board = \""+c.board+"\"\n[web]\nroot = \"www\"\n[update]\nlisten = \":4711\"\nallow = [\"10.0.2.2/32\"]\nversion = \"1.0.0\"\nkeys = [\""+key+"\"]\n")
 		b, err := board.Lookup(c.board)
@@ -155,7 +160,7 @@ func TestDeriveUpdateBoards(t *testing.T) {
 			}
 		case err != nil:
 			t.Errorf("%s: %v", c.board, err)
-		case p.init.Update == nil || !reflect.DeepEqual(p.init.Update.Slots, c.slots) || p.init.Update.BootPart == 0:
+		case p.init.Update == nil || !reflect.DeepEqual(p.init.Update.Slots, c.slots) || p.init.Update.BootPart == 0 || p.init.Update.Loader != c.loader:
 			t.Errorf("%s: update spec %+v, want slots %v", c.board, p.init.Update, c.slots)
 		}
 	}

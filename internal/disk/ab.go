@@ -21,7 +21,8 @@ const AutobootPath = "/" + slots.AutobootFile
 // state: GRUB boots from partition BootPart (the ESP), reads EnvPath there,
 // and loads slot "a" or "b" from the partition Slots names; or a Pi's
 // firmware reads autoboot.txt (EnvPath) from BootPart and boots the slot's
-// partition itself. Loader is spec.LoaderGRUB or spec.LoaderTryBoot.
+// partition itself. Loader is spec.LoaderTryBoot for the Pi, "" for GRUB
+// (init.json of a PC or UEFI disk stays as it was before Loader).
 type AB struct {
 	BootPart  int
 	EnvPath   string
@@ -37,7 +38,7 @@ func ABOf(b board.Board) (ab AB, ok bool) {
 		return AB{}, false
 	}
 	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
-	ab = AB{EnvPath: EnvPath, Slots: map[string]int{}, Loader: spec.LoaderGRUB}
+	ab = AB{EnvPath: EnvPath, Slots: map[string]int{}}
 	if b.Disk.TryBoot {
 		ab.EnvPath, ab.Loader = AutobootPath, spec.LoaderTryBoot
 	}
