@@ -135,7 +135,7 @@ func TestDeriveUpdate(t *testing.T) {
 func TestDeriveUpdateBoards(t *testing.T) {
 	key, _ := testKey(t, "ops")
 	for _, c := range []struct {
-		board string
+		board  string
 		slots  map[string]int
 		loader string
 		err    string
