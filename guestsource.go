@@ -16,14 +16,15 @@ import "embed"
 //
 //go:embed go.mod go.sum
 //go:embed bundle/*.go
+//go:embed cmd/guest/*.go
 //go:embed examples/fcgiapp/*.go
 //go:embed fcgiserver/*.go
 //go:embed fcgiserver/record/*.go
 //go:embed httpfront/*.go
-//go:embed httpfront/cmd/httpfront/*.go
 //go:embed httpfront/fcgiclient/*.go
+//go:embed httpfront/frontcmd/*.go
 //go:embed initsvc/*.go
-//go:embed initsvc/cmd/modload/*.go
+//go:embed initsvc/modload/*.go
 //go:embed internal/testkit/*.go
 //go:embed spec/*.go
 //go:embed tuning/*.go

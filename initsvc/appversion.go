@@ -1,4 +1,4 @@
-package main
+package initsvc
 
 import "github.com/mkimage/mkimage/spec"
 

@@ -1,10 +1,11 @@
-// Command initsvc is PID 1 inside the appliance. It mounts the kernel
+// Package initsvc is PID 1 inside the appliance (Main, the init command of
+// its multi-call binary /init, cmd/guest). It mounts the kernel
 // filesystems, loads kernel modules, sets the hostname, brings up the
 // network with netlink, starts and supervises the services named in
 // /etc/mkimage/init.json, and powers off cleanly on SIGTERM, SIGINT or the
 // ACPI power button. It prints one console line per step, never panics and
 // never exits.
-package main
+package initsvc
 
 import (
 	"context"
@@ -37,7 +38,9 @@ func (c console) step(name string, err error, detail string) {
 	fmt.Fprintf(os.Stdout, "init: %s: ok%s [%d ms]\n", name, detail, t)
 }
 
-func main() {
+// Main runs init, or the launcher when /init runs itself with launchFlag.
+// It never returns: PID 1 must not exit.
+func Main() {
 	con := console{start: time.Now()}
 	defer func() {
 		// PID 1 must never exit: the kernel would panic. Anything that

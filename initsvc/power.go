@@ -1,4 +1,4 @@
-package main
+package initsvc
 
 import (
 	"encoding/binary"

@@ -42,8 +42,11 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "mkimage: booting %s with %s; open %s (Ctrl-C powers the guest off)\n", dir, m.Accel, m.URL())
-	if m.UpdatePort > 0 {
+	switch mf, _ := manifest.Read(dir); {
+	case m.UpdatePort > 0:
 		fmt.Fprintf(out, "mkimage: updates: mkimage update %s --to 127.0.0.1:%d\n", dir, m.UpdatePort)
+	case mf != nil && mf.UpdatePort > 0:
+		fmt.Fprintf(out, "mkimage: updates: off in a direct kernel boot (no slots); -boot bios or uefi boots the disk image, which takes them\n")
 	}
 	go announceReady(ctx, m, out)
 	select {

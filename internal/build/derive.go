@@ -20,16 +20,12 @@ import (
 // HTTPPort is the port the front end listens on inside the guest.
 const HTTPPort = 80
 
-// guest programs of this tool, built from its unpacked guest sources.
-const (
-	initPkg  = "./initsvc"
-	frontPkg = "./httpfront/cmd/httpfront"
-	// modloadPkg loads kernel modules; only images with modules carry it.
-	modloadPkg = "./initsvc/cmd/modload"
-)
+// guestPkg is the tool's own guest programs in one multi-call binary,
+// /init; the others are its aliases (rootfs.Program.Aliases).
+const guestPkg = "./cmd/guest"
 
-// GuestPackages returns the tool's own guest programs.
-func GuestPackages() []string { return []string{initPkg, frontPkg, modloadPkg, updatedPkg} }
+// GuestPackages returns the packages of the tool's own guest programs.
+func GuestPackages() []string { return []string{guestPkg, updatedPkg} }
 
 // plan is everything derived from the config before anything is built.
 type plan struct {
@@ -47,8 +43,7 @@ type plan struct {
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 	p := plan{src: src}
 	p.programs = []rootfs.Program{
-		{Name: "init", Package: initPkg, Dir: src, Target: "init"},
-		{Name: "httpfront", Package: frontPkg, Dir: src, Target: spec.BinDir + "/httpfront"},
+		{Name: "init", Package: guestPkg, Dir: src, Target: "init", Aliases: []string{spec.BinDir + "/httpfront"}},
 	}
 	p.front, p.trees = deriveFront(cfg)
 	p.init = spec.Init{
@@ -177,4 +172,10 @@ func deriveNetwork(n config.Network, boardTimeout string) []spec.Interface {
 		})
 	}
 	return out
+}
+
+// addAlias names the multi-call /init (the plan's first program) at path
+// too.
+func (p *plan) addAlias(path string) {
+	p.programs[0].Aliases = append(p.programs[0].Aliases, path)
 }

@@ -32,7 +32,7 @@ func (p *plan) addKernel(cfg *config.Config, b board.Board, k kernel.Kernel) err
 	}
 	if len(modFiles) > 0 {
 		p.init.Modules = load
-		p.programs = append(p.programs, rootfs.Program{Name: "modload", Package: modloadPkg, Dir: p.src, Target: spec.BinDir + "/modload"})
+		p.addAlias(spec.BinDir + "/modload")
 	}
 	files, err := specFiles(*p)
 	if err != nil {
@@ -60,6 +60,9 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 			from = "Go package " + pr.Package + " (built for " + b.GOARCH + ")"
 		}
 		fmt.Fprintf(w, "program   %-22s from %s\n", path.Join("/", pr.Target), from)
+		for _, a := range pr.Aliases {
+			fmt.Fprintf(w, "program   %-22s the same (-> %s)\n", a, path.Join("/", pr.Target))
+		}
 	}
 	for _, t := range p.trees {
 		fmt.Fprintf(w, "tree      %-22s from %s\n", t.Target, t.Source)

@@ -55,7 +55,7 @@ type Kernel struct {
 type App struct {
 	// Name is the app's name (required): lower-case letters, digits, '-', '_';
 	// its services are NAME.0, NAME.1... and its data /data/apps/NAME.
-	// "init", "httpfront", "modload" and "root" are the tool's.
+	// "init", "httpfront", "modload", "updated" and "root" are the tool's.
 	Name string `toml:"name"`
 	// Prefix is the URL path the app serves (required), e.g. "/app" or
 	// "/"; the longest matching prefix wins (SCRIPT_NAME).

@@ -25,7 +25,7 @@ type Permission struct {
 
 // toolPaths are what the tool itself puts in every image: no app, file or
 // permission may replace or loosen them.
-var toolPaths = []string{"/init", "/bin/httpfront", "/bin/modload", "/etc/mkimage"}
+var toolPaths = []string{"/init", "/bin/httpfront", "/bin/modload", "/bin/updated", "/etc/mkimage"}
 
 // mountPoints are filesystems init mounts at boot: what the image holds
 // there is hidden, so a file copied there is a mistake.
@@ -34,7 +34,7 @@ var mountPoints = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/data"}
 // reservedNames are names an app may not take: its program would land at
 // /bin/NAME over one of the tool's, or its services would be confused
 // with the tool's on the status page.
-var reservedNames = map[string]bool{"init": true, "httpfront": true, "modload": true, "root": true}
+var reservedNames = map[string]bool{"init": true, "httpfront": true, "modload": true, "updated": true, "root": true}
 
 // under reports whether p is dir or below it.
 func under(p, dir string) bool {

@@ -18,6 +18,7 @@ func TestHostileConfig(t *testing.T) {
 	}{
 		{"app named httpfront", strings.Replace(appHead, `"shop"`, `"httpfront"`, 1), []string{":4:1:", "app.0.name", "reserved"}},
 		{"app named modload", strings.Replace(appHead, `"shop"`, `"modload"`, 1), []string{"app.0.name", "reserved"}},
+		{"app named updated", strings.Replace(appHead, `"shop"`, `"updated"`, 1), []string{"app.0.name", "reserved"}},
 		{"app named init", strings.Replace(appHead, `"shop"`, `"init"`, 1), []string{"app.0.name", "reserved"}},
 		{"NUL in arg", appHead + "args = [\"a\\u0000b\"]\n", []string{":7:1:", "app.0.args", "NUL"}},
 		{"NUL in env", appHead + "env = { A = \"x\\u0000\" }\n", []string{":7:1:", "app.0.env", "NUL"}},

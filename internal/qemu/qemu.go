@@ -52,8 +52,9 @@ type Options struct {
 type Machine struct {
 	Cmd      *exec.Cmd
 	HostPort int
-	// UpdatePort is the 127.0.0.1 port forwarded to the update agent
-	// (0: the image takes no updates).
+	// UpdatePort is the 127.0.0.1 port forwarded to the update agent (0:
+	// none: the image takes no updates, or the boot is direct, without
+	// slots).
 	UpdatePort int
 	Accel      string
 	qmpPath    string
@@ -113,7 +114,8 @@ func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
 	}
 	mc := &Machine{HostPort: port, Accel: accel, qmpPath: filepath.Join(tmp, "qmp.sock"), tmp: tmp, done: make(chan struct{})}
 	fwd := fmt.Sprintf("hostfwd=tcp:127.0.0.1:%d-:%d", port, m.HTTPPort)
-	if m.UpdatePort > 0 {
+	// Only a disk boot has slots: the agent runs only then.
+	if updatesFromDisk(b, m, opts) {
 		if mc.UpdatePort = opts.UpdateHostPort; mc.UpdatePort == 0 {
 			if mc.UpdatePort, err = FreePort(); err != nil {
 				os.RemoveAll(tmp)
