@@ -2,10 +2,12 @@ package initsvc
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,17 +69,46 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
+// rebootArg is reboot(2)'s argument for the next boot ("": a plain
+// restart). The update code sets it: after a trial was armed, a Pi's
+// firmware needs "0 tryboot".
+var rebootArg = func() (string, error) { return "", nil }
+
 // reboot syncs, unmounts and restarts the machine. It never returns.
 func reboot(con console) {
+	arg, err := rebootArg() // before the boot partition is unmounted
+	if err != nil {
+		con.step("reboot", err, "a plain restart")
+		arg = ""
+	}
 	unix.Sync()
 	unmountAll()
 	unix.Sync()
-	con.step("reboot", nil, "")
+	con.step("reboot", nil, arg)
 	for {
-		err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
-		con.step("reboot", err, "")
+		err := restart(arg)
+		con.step("reboot", err, arg)
+		arg = "" // a plain restart boots the committed slot
 		time.Sleep(time.Second)
 	}
+}
+
+// restart is reboot(2) RESTART, or RESTART2 with arg (which
+// unix.Reboot cannot pass): the Pi firmware driver hands it on.
+func restart(arg string) error {
+	if arg == "" {
+		return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	}
+	p, err := unix.BytePtrFromString(arg)
+	if err != nil {
+		return err
+	}
+	_, _, errno := unix.Syscall6(unix.SYS_REBOOT, unix.LINUX_REBOOT_MAGIC1, unix.LINUX_REBOOT_MAGIC2,
+		unix.LINUX_REBOOT_CMD_RESTART2, uintptr(unsafe.Pointer(p)), 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("restarting with %q: %w", arg, errno)
+	}
+	return nil
 }
 
 // powerOff syncs, unmounts and powers the machine off. It never returns.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,9 +26,9 @@ type updates struct {
 	con     console
 	u       spec.Update
 	disk    string // the disk holding the data and slot partitions
-	running string // the slot booted (kernel command line)
-	mode    string // how GRUB booted it: committed, trial, fallback
-	env     slots.GRUBEnv
+	running string // the slot booted (kernel command line, or a Pi's device tree)
+	mode    string // how GRUB booted it: committed, trial, fallback ("" on a Pi)
+	loader  slots.Loader
 	store   slots.Store
 	trial   atomic.Bool // this boot is a trial not yet judged
 	dog     *watchdog
@@ -44,7 +43,13 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 		return nil
 	}
 	up := &updates{con: con, u: *u, disk: disk, store: slots.Store{Dir: spec.UpdateStateDir},
-		running: cmdlineValue(spec.SlotParam + "="), mode: cmdlineValue(spec.BootModeParam + "=")}
+		mode: cmdlineValue(spec.BootModeParam + "=")}
+	running, err := runningSlot(*u)
+	if err != nil {
+		con.step("update", err, "off: the firmware did not say which slot it booted")
+		return nil
+	}
+	up.running = running
 	if up.running == "" || disk == "" {
 		con.step("update", nil, "off: booted without the disk image (no slots)")
 		return nil
@@ -53,11 +58,12 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 		con.step("update", err, "")
 		return nil
 	}
-	st, err := up.env.State()
+	st, err := up.loader.State()
 	if err != nil {
 		con.step("update", err, "")
 		return nil
 	}
+	rebootArg = up.loader.RebootArg
 	trial, failed := slots.AtBoot(up.running, st)
 	if failed != "" {
 		con.step("update", up.recordFailed(failed), fmt.Sprintf("slot %s: the trial of slot %s failed", up.running, failed))
@@ -75,8 +81,18 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 	return up
 }
 
-// mountBoot mounts the boot partition (FAT) where GRUB keeps its
-// environment block.
+// runningSlot is the slot booted: GRUB names it on the kernel command
+// line; a Pi's firmware names the partition in the device tree (the slots
+// hold the same bytes, so no cmdline.txt can).
+func runningSlot(u spec.Update) (string, error) {
+	if u.Loader == spec.LoaderTryBoot {
+		return slots.TryBoot{Slots: u.Slots}.Running()
+	}
+	return cmdlineValue(spec.SlotParam + "="), nil
+}
+
+// mountBoot mounts the boot partition (FAT) where the boot loader keeps
+// its A/B state: GRUB's environment block, or a Pi's autoboot.txt.
 func (up *updates) mountBoot() error {
 	dev, err := slots.PartitionDev(up.disk, up.u.BootPart)
 	if err != nil {
@@ -93,7 +109,7 @@ func (up *updates) mountBoot() error {
 		return fmt.Errorf("mounting the boot partition %s: %w", dev, err)
 	}
 	mounts = append(mounts, mount{dev, spec.BootMount, "vfat", 0, ""})
-	up.env = slots.GRUBEnv{Path: filepath.Join(spec.BootMount, up.u.EnvPath)}
+	up.loader = slots.NewLoader(up.u, spec.BootMount)
 	return nil
 }
 
@@ -109,13 +125,13 @@ func (up *updates) recordFailed(slot string) error {
 			return err
 		}
 	}
-	return up.env.Forget()
+	return up.loader.Forget()
 }
 
 // recordCommitted writes the verdict of a trial whose commit reached the
-// boot loader's state but not /data: judge commits GRUB's environment
-// first and records the verdict after it, so a power cut between the two
-// boots the new slot committed with its update still pending (and the
+// boot loader's state but not /data: judge commits the boot loader's
+// state first and records the verdict after it, so a power cut between the
+// two boots the new slot committed with its update still pending (and the
 // status would name an older trial as the last).
 func (up *updates) recordCommitted(st slots.BootState) {
 	p, ok := up.store.Pending()
@@ -164,7 +180,7 @@ func (up *updates) judge(ctx context.Context, ready error, restarts func() int, 
 	}
 	up.once.Do(func() {
 		p, _ := up.store.Pending()
-		err := up.env.Commit(up.running)
+		err := up.loader.Commit(up.running)
 		if err == nil {
 			err = up.store.Judge(spec.TrialResult{Slot: up.running, Version: up.u.Version, From: p.From,
 				Result: spec.TrialCommitted, At: time.Now().UTC()})
@@ -178,7 +194,8 @@ func (up *updates) judge(ctx context.Context, ready error, restarts func() int, 
 }
 
 // fail records the trial's failure and reboots into the committed slot
-// (GRUB already cleared the one-shot trial).
+// (GRUB already cleared the one-shot trial; a Pi's plain reboot is no
+// tryboot).
 func (up *updates) fail(reason string, stop chan<- string) {
 	up.once.Do(func() {
 		p, _ := up.store.Pending()

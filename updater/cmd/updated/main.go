@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -67,11 +66,11 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := slots.GRUBEnv{Path: filepath.Join(spec.BootMount, u.EnvPath)}
+	loader := slots.NewLoader(u, spec.BootMount)
 	store := slots.Store{Dir: spec.UpdateStateDir}
 	status := func() spec.UpdateStatus {
 		st := spec.UpdateStatus{Version: u.Version, Slot: running, Last: store.Last(), Previous: store.Previous(running, u.Version)}
-		if bs, err := env.State(); err == nil {
+		if bs, err := loader.State(); err == nil {
 			st.Committed, st.Trial = bs.Committed, bs.Committed != running
 		}
 		return st
@@ -80,7 +79,7 @@ func newServer(u spec.Update, disk, running string) (*http.Server, error) {
 		if err := store.SetPending(slots.Pending{Slot: other, Version: version, From: u.Version, At: time.Now().UTC()}); err != nil {
 			return err
 		}
-		return env.Arm(other)
+		return loader.Arm(other)
 	}
 	rc := &updater.Receiver{
 		Running: bundle.RunningSystem{Board: u.Board, Arch: u.Arch, Version: u.Version, SlotBytes: size},
