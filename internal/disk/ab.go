@@ -1,14 +1,18 @@
 package disk
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/spec"
 	"github.com/mkimage/mkimage/updater/slots"
 )
 
 // SlotFile is the slot image written beside disk.img: a FAT filesystem
-// holding vmlinuz and initrd.zst, exactly one slot partition in size. The
-// disk image holds it in slot a; an update bundle carries it to slot b.
+// holding vmlinuz, initrd.zst and cmdline.cfg (on a Pi 4 or 5 a whole
+// boot partition), exactly one slot partition in size. The disk image
+// holds it in slot a; an update bundle carries it to slot b.
 const SlotFile = "slot.img"
 
 // EnvPath is GRUB's environment block on the boot partition (ESP).
@@ -52,4 +56,39 @@ func ABOf(b board.Board) (ab AB, ok bool) {
 		}
 	}
 	return ab, len(ab.Slots) == 2
+}
+
+// Describe says in words how b's disk image is laid out, before the
+// system's size is known: the boot partition is at least the board's size
+// (a larger system makes it larger) and the data partition grows to the
+// disk's end at first boot.
+func Describe(b board.Board) string {
+	if b.Disk.Layout == "" {
+		return "none (this board boots only from kernel and initramfs)"
+	}
+	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
+	var parts []string
+	for _, p := range lay.Partitions {
+		size := fmt.Sprintf("%d MiB", p.Size/mib)
+		switch {
+		case p.Name == "boot" && !hasSlots(b), strings.HasPrefix(p.Name, "slot-"):
+			size = "at least " + size
+		case p.Name == DataPartName:
+			size += ", grown to the disk's end at first boot"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s, %s)", p.Index, p.Name, p.Type, size))
+	}
+	return lay.Table + ": " + strings.Join(parts, "; ")
+}
+
+// BootIndex is the number (1-based) of the boot partition in b's layout,
+// which GRUB's BIOS core image names in its prefix.
+func BootIndex(b board.Board) int {
+	lay, _ := plan(b, 1, 1, ids{})
+	for _, p := range lay.Partitions {
+		if p.Name == "boot" {
+			return p.Index
+		}
+	}
+	return 0
 }

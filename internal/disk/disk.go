@@ -6,7 +6,9 @@
 // partition (ESP) holds GRUB, one grub.cfg and GRUB's environment block
 // (the A/B state), and each slot is a FAT filesystem with the kernel and
 // initramfs (slot a written, slot b empty until an update). On a
-// Raspberry Pi the boot partition holds the system under os_prefix a/.
+// Raspberry Pi 3 or Zero 2 W the boot partition holds the system under
+// os_prefix a/; a Pi 4 or 5 card has slots the firmware boots itself
+// (tryboot.go).
 // Every ID in the image is derived from a seed and every timestamp is the
 // build's SOURCE_DATE_EPOCH, so images are reproducible.
 package disk
@@ -19,7 +21,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/mkimage/mkimage/spec"
 
@@ -209,41 +210,6 @@ func partitionNamed(lay Layout, name string) Partition {
 		}
 	}
 	return Partition{}
-}
-
-// Describe says in words how b's disk image is laid out, before the
-// system's size is known: the boot partition is at least the board's size
-// (a larger system makes it larger) and the data partition grows to the
-// disk's end at first boot.
-func Describe(b board.Board) string {
-	if b.Disk.Layout == "" {
-		return "none (this board boots only from kernel and initramfs)"
-	}
-	lay, _ := plan(b, b.Disk.BootMiB, b.Disk.SlotMiB, ids{})
-	var parts []string
-	for _, p := range lay.Partitions {
-		size := fmt.Sprintf("%d MiB", p.Size/mib)
-		switch {
-		case p.Name == "boot" && !hasSlots(b), strings.HasPrefix(p.Name, "slot-"):
-			size = "at least " + size
-		case p.Name == DataPartName:
-			size += ", grown to the disk's end at first boot"
-		}
-		parts = append(parts, fmt.Sprintf("%d %s (%s, %s)", p.Index, p.Name, p.Type, size))
-	}
-	return lay.Table + ": " + strings.Join(parts, "; ")
-}
-
-// BootIndex is the number (1-based) of the boot partition in b's layout,
-// which GRUB's BIOS core image names in its prefix.
-func BootIndex(b board.Board) int {
-	lay, _ := plan(b, 1, 1, ids{})
-	for _, p := range lay.Partitions {
-		if p.Name == "boot" {
-			return p.Index
-		}
-	}
-	return 0
 }
 
 // plan lays the partitions out: 1 MiB aligned, the slots (if the layout
