@@ -24,7 +24,7 @@ func init() {
 			name: "rpi4", desc: "Raspberry Pi 4 (B, 400)",
 			dtbs:     []string{"bcm2711-rpi-4-b.dtb", "bcm2711-rpi-400.dtb"},
 			firmware: []string{"start4.elf", "fixup4.dat"},
-			proven:   "byte-level image check",
+			proven:   "byte-level image check (A/B slots, update bundle)",
 		})),
 		rpi5)
 }
@@ -80,7 +80,7 @@ var rpi5 = func() Board {
 		dtbs: []string{"bcm2712-rpi-5-b.dtb", "bcm2712-rpi-500.dtb",
 			"bcm2712-rpi-cm5-cm4io.dtb", "bcm2712-rpi-cm5-cm5io.dtb",
 			"bcm2712-rpi-cm5l-cm4io.dtb", "bcm2712-rpi-cm5l-cm5io.dtb"},
-		proven: "byte-level image check",
+		proven: "byte-level image check (A/B slots, update bundle)",
 	})
 	b.Console = "ttyAMA10,115200"
 	b.Disk.ConfigTxt = nil

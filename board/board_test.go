@@ -15,9 +15,9 @@ func TestProven(t *testing.T) {
 		"qemu-x86_64":  "QEMU boot (direct, BIOS, UEFI)",                     // boot_test, TestDiskPC
 		"qemu-aarch64": "QEMU boot (direct, UEFI)",                           // TestDiskAarch64
 		"rpi3":         "QEMU boot (raspi3b, direct kernel + SD card image)", // TestRaspberryPi3
-		"rpizero2w":    "byte-level image check",                             // TestRPi4Image/rpizero2w
-		"rpi4":         "byte-level image check",                             // TestRPi4Image/rpi4
-		"rpi5":         "byte-level image check",                             // TestRPi5Image
+		"rpizero2w":    "byte-level image check",                             // TestRPiZero2WImage
+		"rpi4":         "byte-level image check (A/B slots, update bundle)",  // TestPiABImage/rpi4
+		"rpi5":         "byte-level image check (A/B slots, update bundle)",  // TestPiABImage/rpi5
 	}
 	for _, b := range board.All() {
 		if b.Proven == "" {

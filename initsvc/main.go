@@ -119,7 +119,11 @@ func run(con console) {
 	con.step("shutdown", nil, "("+reason+")")
 	sup.stopAll(5 * time.Second)
 	if strings.HasPrefix(reason, "reboot") {
-		reboot(con)
+		var arg func() (string, error)
+		if upd != nil {
+			arg = upd.loader.RebootArg
+		}
+		reboot(con, arg)
 	}
 }
 

@@ -69,14 +69,16 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
-// rebootArg is reboot(2)'s argument for the next boot ("": a plain
-// restart). The update code sets it: after a trial was armed, a Pi's
-// firmware needs "0 tryboot".
-var rebootArg = func() (string, error) { return "", nil }
-
 // reboot syncs, unmounts and restarts the machine. It never returns.
-func reboot(con console) {
-	arg, err := rebootArg() // before the boot partition is unmounted
+// rebootArg (nil: none) gives reboot(2)'s argument for the next boot (""
+// a plain restart): after a trial was armed, a Pi's firmware needs "0
+// tryboot". It is read before the boot partition is unmounted.
+func reboot(con console, rebootArg func() (string, error)) {
+	var arg string
+	var err error
+	if rebootArg != nil {
+		arg, err = rebootArg()
+	}
 	if err != nil {
 		con.step("reboot", err, "a plain restart")
 		arg = ""

@@ -63,7 +63,6 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 		con.step("update", err, "")
 		return nil
 	}
-	rebootArg = up.loader.RebootArg
 	trial, failed := slots.AtBoot(up.running, st)
 	if failed != "" {
 		con.step("update", up.recordFailed(failed), fmt.Sprintf("slot %s: the trial of slot %s failed", up.running, failed))

@@ -70,6 +70,8 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		if s.GRUBEFI, err = disk.MakeGRUBEFI(ctx, b.Disk.EFIArch, opts.Progress); err != nil {
 			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
+	}
+	if _, slots := disk.ABOf(b); slots {
 		s.SlotImage = filepath.Join(dir, disk.SlotFile)
 	}
 	if b.Disk.Layout == board.LayoutPC {
