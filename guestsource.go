@@ -29,7 +29,7 @@ import "embed"
 //go:embed spec/*.go
 //go:embed tuning/*.go
 //go:embed updater/*.go
-//go:embed updater/cmd/updated/*.go
+//go:embed updater/agent/*.go
 //go:embed updater/slots/*.go
 var GuestSource embed.FS
 

@@ -40,7 +40,7 @@ func cmdVersion(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "mkimage %s (built with %s for %s/%s)\n", mkimage.Version, goVersion, runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(out, "module    %s %s: what apps require (served to the go command by this binary)\n", guestsrc.Module, t.Version)
-	fmt.Fprintf(out, "guest     /init with /bin/httpfront and /bin/modload, /bin/updated (%s): built for the board from %d embedded files (%.0f KiB, sha256 %s)\n",
+	fmt.Fprintf(out, "guest     /init, one binary that is also /bin/httpfront, /bin/modload and /bin/updated (%s): built for the board from %d embedded files (%.0f KiB, sha256 %s)\n",
 		strings.Join(build.GuestPackages(), " "), t.Files, float64(t.Bytes)/1024, t.Sum[:16])
 	fmt.Fprintf(out, "go        %s\n", goCommand(ctx))
 	seen := map[string]bool{}

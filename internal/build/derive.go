@@ -25,7 +25,7 @@ const HTTPPort = 80
 const guestPkg = "./cmd/guest"
 
 // GuestPackages returns the packages of the tool's own guest programs.
-func GuestPackages() []string { return []string{guestPkg, updatedPkg} }
+func GuestPackages() []string { return []string{guestPkg} }
 
 // plan is everything derived from the config before anything is built.
 type plan struct {

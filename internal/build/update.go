@@ -13,12 +13,8 @@ import (
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/disk"
 	"github.com/mkimage/mkimage/internal/updatekey"
-	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
 )
-
-// updatedPkg is the update agent; only images with [update] carry it.
-const updatedPkg = "./updater/cmd/updated"
 
 // DefaultDeadline is how long a trial boot has to prove itself when
 // [update] deadline is not set.
@@ -39,7 +35,7 @@ func (p *plan) addUpdate(cfg *config.Config, b board.Board, abOf abLookup) error
 		return err
 	}
 	p.init.Update = u
-	p.programs = append(p.programs, rootfs.Program{Name: "updated", Package: updatedPkg, Dir: p.src, Target: spec.BinDir + "/updated"})
+	p.addAlias(spec.BinDir + "/updated") // the agent is part of /init
 	return nil
 }
 

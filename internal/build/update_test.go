@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/bundle"
 	"github.com/mkimage/mkimage/internal/disk"
+	"github.com/mkimage/mkimage/rootfs"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -85,7 +87,7 @@ func TestDeriveUpdate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := plan{src: dir}
+			p := plan{src: dir, programs: []rootfs.Program{{Name: "init", Package: guestPkg, Dir: dir, Target: "init"}}}
 			err = p.addUpdate(cfg, b, fakeAB)
 			if c.err != "" {
 				for _, part := range strings.Split(c.err, "; ") {
@@ -104,15 +106,15 @@ func TestDeriveUpdate(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			describeUpdate(&buf, p.init.Update)
-			hasAgent := len(p.programs) == 1 && p.programs[0].Target == spec.BinDir+"/updated" && p.programs[0].Package == updatedPkg && p.programs[0].Dir == dir
+			hasAgent := len(p.programs) == 1 && slices.Equal(p.programs[0].Aliases, []string{spec.BinDir + "/updated"})
 			if c.want == nil {
-				if len(p.programs) != 0 || buf.Len() != 0 {
+				if len(p.programs[0].Aliases) != 0 || buf.Len() != 0 {
 					t.Errorf("updates off, yet programs %+v, dry run %q", p.programs, buf.String())
 				}
 				return
 			}
 			if !hasAgent {
-				t.Errorf("programs %+v, want the agent at bin/updated", p.programs)
+				t.Errorf("programs %+v, want the agent (part of /init) at /bin/updated", p.programs)
 			}
 			if line := buf.String(); !strings.Contains(line, "listen :4711") || !strings.Contains(line, "version 1.2.0") || !strings.Contains(line, "keys "+c.wantID) {
 				t.Errorf("dry run line %q", line)

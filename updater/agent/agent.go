@@ -1,9 +1,10 @@
-// Command updated is the appliance's update agent: init starts it (as
+// Package agent is the updated command of the appliance's multi-call
+// /init (cmd/guest): the update agent. Init starts it as /bin/updated (as
 // root, when [update] is on and the machine booted from its disk) with the
 // disk and the running slot; it serves package updater's API on [update]
 // listen, writes bundles into the other slot, arms their trial and asks
 // init to reboot (SIGUSR1). Init judges the trial.
-package main
+package agent
 
 import (
 	"errors"
@@ -24,7 +25,8 @@ import (
 	"github.com/mkimage/mkimage/updater/slots"
 )
 
-func main() {
+// Main runs the agent with os.Args; it returns only by exiting.
+func Main() {
 	disk := flag.String("disk", "", "the disk holding the slots (e.g. vda)")
 	running := flag.String("running", "", "the running slot, a or b")
 	flag.Parse()
