@@ -69,12 +69,13 @@ func run(con console) {
 	} else {
 		con.step("config", nil, spec.InitPath)
 	}
+	dog := armTrialWatchdog(con, cfg.Update)
 	if len(cfg.Modules) > 0 {
 		con.step("modules", loadModules(cfg.Modules), fmt.Sprint(len(cfg.Modules), " loaded"))
 	}
 	con.step("hostname", unix.Sethostname([]byte(cfg.Hostname)), cfg.Hostname)
 	disk := setupData(con, cfg.Pools)
-	upd := setupUpdates(con, cfg.Update, disk)
+	upd := setupUpdates(con, cfg.Update, disk, dog)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -35,14 +35,21 @@ type updates struct {
 	once    sync.Once // one verdict per trial
 }
 
-// setupUpdates reads the boot state and, for a trial boot, starts the
-// watchdog; it returns nil when updates are off or the machine was booted
-// without its disk (a direct kernel boot has no slots).
-func setupUpdates(con console, u *spec.Update, disk string) *updates {
+// setupUpdates reads the boot state and, for a trial boot, keeps the
+// watchdog init armed first (dog, see armTrialWatchdog) or starts it; it
+// returns nil when updates are off or the machine was booted without its
+// disk (a direct kernel boot has no slots). A watchdog no trial needs is
+// disarmed.
+func setupUpdates(con console, u *spec.Update, disk string, dog *watchdog) (up *updates) {
+	defer func() {
+		if dog != nil && (up == nil || up.dog != dog) {
+			con.step("watchdog", dog.disarm(), "off: not a trial")
+		}
+	}()
 	if u == nil {
 		return nil
 	}
-	up := &updates{con: con, u: *u, disk: disk, store: slots.Store{Dir: spec.UpdateStateDir},
+	up = &updates{con: con, u: *u, disk: disk, store: slots.Store{Dir: spec.UpdateStateDir},
 		mode: cmdlineValue(spec.BootModeParam + "=")}
 	running, err := runningSlot(*u)
 	if err != nil {
@@ -72,9 +79,11 @@ func setupUpdates(con console, u *spec.Update, disk string) *updates {
 	}
 	up.trial.Store(trial)
 	if trial {
-		dog, err := startWatchdog(60 * time.Second)
-		con.step("watchdog", err, "60 s, while the trial runs")
-		up.dog = dog
+		if up.dog = dog; dog == nil {
+			var err error
+			up.dog, err = startWatchdog(trialWatchdogTimeout)
+			con.step("watchdog", err, "60 s, while the trial runs")
+		}
 		con.step("update", nil, fmt.Sprintf("slot %s (version %s) is on trial: committed slot %s", up.running, u.Version, st.Committed))
 	}
 	return up

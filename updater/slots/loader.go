@@ -53,7 +53,7 @@ func (t TryBoot) State() (BootState, error) {
 		return BootState{}, fmt.Errorf("autoboot.txt: %w", err)
 	}
 	st := BootState{Committed: committed}
-	try, err := t.tried()
+	try, err := t.Tried()
 	if err != nil {
 		return st, err
 	}

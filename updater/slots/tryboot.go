@@ -180,8 +180,8 @@ func (t TryBoot) Running() (string, error) {
 	return t.slotOf(int(n))
 }
 
-// tried reports whether this boot is a tryboot (no property: not one).
-func (t TryBoot) tried() (bool, error) {
+// Tried reports whether this boot is a tryboot (no property: not one).
+func (t TryBoot) Tried() (bool, error) {
 	n, err := t.dtU32("tryboot")
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
