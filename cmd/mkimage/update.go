@@ -14,7 +14,6 @@ import (
 	"github.com/mkimage/mkimage/internal/mkbundle"
 	"github.com/mkimage/mkimage/internal/rollout"
 	"github.com/mkimage/mkimage/internal/updateclient"
-	"github.com/mkimage/mkimage/internal/updatekey"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -191,13 +190,7 @@ func (a *updateArgs) update(ctx context.Context, out io.Writer, poll time.Durati
 	if err != nil {
 		return err
 	}
-	keyPath := a.key
-	if keyPath == "" {
-		if keyPath, err = updatekey.PrivatePath(); err != nil {
-			return fmt.Errorf("%w (give the signing key with --key)", err)
-		}
-	}
-	key, err := updatekey.ReadSigningKey(keyPath)
+	key, err := a.signingKey()
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -34,14 +35,7 @@ func (a *updateArgs) resolveRollback(pos []string) error {
 // signing its challenge with the update key, then waits for that version
 // to pass its trial like an update's.
 func (a *updateArgs) rollbackTo(ctx context.Context, out io.Writer, to string, poll time.Duration) error {
-	keyPath := a.key
-	var err error
-	if keyPath == "" {
-		if keyPath, err = updatekey.PrivatePath(); err != nil {
-			return fmt.Errorf("%w (give the signing key with --key)", err)
-		}
-	}
-	key, err := updatekey.ReadSigningKey(keyPath)
+	key, err := a.signingKey()
 	if err != nil {
 		return err
 	}
@@ -60,4 +54,17 @@ func (a *updateArgs) rollbackTo(ctx context.Context, out io.Writer, to string, p
 	}
 	_, err = waitCommitted(ctx, out, base, res.Version, a.timeout, poll)
 	return err
+}
+
+// signingKey reads --key, else the key pair's private key in the user's
+// config directory.
+func (a *updateArgs) signingKey() (ed25519.PrivateKey, error) {
+	path := a.key
+	if path == "" {
+		var err error
+		if path, err = updatekey.PrivatePath(); err != nil {
+			return nil, fmt.Errorf("%w (give the signing key with --key)", err)
+		}
+	}
+	return updatekey.ReadSigningKey(path)
 }
