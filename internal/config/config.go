@@ -25,6 +25,13 @@ type Config struct {
 	Network  Network `toml:"network"`
 	Web      Web     `toml:"web"`
 	Apps     []App   `toml:"app"`
+	// Debian lists Debian 12 (bookworm) packages for the image as a whole,
+	// e.g. ["tzdata"], taken with what they depend on (not what they
+	// recommend) from the mirrors this machine's apt uses, unpacked without
+	// their documentation and without running their maintainer scripts. The
+	// versions chosen are kept in appliance.lock beside this file, and later
+	// builds take exactly those.
+	Debian []string `toml:"debian"`
 	// Permissions set owners and modes of paths in the image.
 	Permissions []Permission `toml:"permissions"`
 	// Update turns on signed system updates with a trial boot.
@@ -92,6 +99,11 @@ type App struct {
 	// Files are host paths the program needs at the same path in the
 	// image (data files, e.g. /usr/share/zoneinfo/UTC, /etc/php/8.2).
 	Files []string `toml:"files"`
+	// Debian lists Debian 12 packages the app needs, with what they
+	// depend on, e.g. ["python3-flask"] (see the top-level debian); with
+	// them an absolute program is the file as the packages install it,
+	// e.g. "/usr/bin/python3", not the host's.
+	Debian []string `toml:"debian"`
 
 	// Pool tuning (flup's minSpare/maxSpare/maxThreads and the seed's
 	// thread stack size); unset means decided at boot from RAM and cores.

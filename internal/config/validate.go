@@ -58,6 +58,7 @@ func (c *Config) validate() error {
 	add(c.validateApps())
 	add(c.validatePermissions())
 	add(c.validateUpdate())
+	add(c.validateDebian())
 	return inFileOrder(errs)
 }
 
