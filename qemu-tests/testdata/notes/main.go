@@ -5,11 +5,13 @@
 // lives and the filesystem's size. For update tests: NOTES_VERSION is in
 // every answer, and /notes/health answers 200, or 500 with
 // NOTES_HEALTH=fail or when the note is "fail-health" (one machine of a
-// fleet fails the same update the others pass).
+// fleet fails the same update the others pass). NOTES_EXIT=start makes it
+// exit 1 at once, before it serves (an update whose app cannot start).
 package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +24,10 @@ import (
 )
 
 func main() {
+	if os.Getenv("NOTES_EXIT") == "start" {
+		fmt.Fprintln(os.Stderr, "notes: NOTES_EXIT=start: exiting at start, on purpose")
+		os.Exit(1)
+	}
 	ln, err := net.FileListener(os.NewFile(0, "fcgi"))
 	if err != nil {
 		panic(err)
