@@ -42,7 +42,11 @@ func startServer(t testing.TB, env ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { if !t.Failed() { os.RemoveAll(dir) } })
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
 	s := &server{sock: filepath.Join(dir, "app.sock"), log: filepath.Join(dir, "app.log")}
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.sock, Net: "unix"})
 	if err != nil {

@@ -9,7 +9,12 @@ Routes (PATH_INFO):
   /boom-late      sends a chunk, then raises (the response is cut)
   /wait?k=NAME    streams "waiting\n", blocks until /release?k=NAME, then
                   streams "released\n"
+                  (and sets NAME.closed when the server closes it); with
+                  &f=PATH it waits for the file PATH to exist instead
   /release?k=NAME wakes /wait?k=NAME
+  /waitfor?k=NAME blocks until NAME is set, answers "ok\n"
+  /big?n=N        streams N bytes in 64 KiB chunks
+  /info           threading.stack_size() and the live thread count
   /first          reads one chunk of the body, streams "first N\n", reads the
                   rest, then "total N\n" (the body arrives while it runs)
   /noread?k=NAME  does not read its body; blocks until released
@@ -17,8 +22,10 @@ Routes (PATH_INFO):
   /excinfo        start_response twice, the second with exc_info
 """
 import hashlib
+import os
 import sys
 import threading
+import time
 
 _events = {}
 _lock = threading.Lock()
@@ -71,14 +78,38 @@ def application(environ, start_response):
     if path == '/wait':
         def wait():
             yield b'waiting\n'
-            _event(q.get('k', '')).wait(30)
-            yield b'released\n'
+            try:
+                if 'f' in q:  # released without a request (all threads busy)
+                    for _ in range(3000):
+                        if os.path.exists(q['f']):
+                            break
+                        time.sleep(0.01)
+                else:
+                    _event(q.get('k', '')).wait(30)
+                yield b'released\n'
+            finally:
+                _event(q.get('k', '') + '.closed').set()
         start_response('200 OK', text)
         return wait()
     if path == '/release':
         _event(q.get('k', '')).set()
         start_response('200 OK', text)
         return [b'ok\n']
+    if path == '/waitfor':
+        ok = _event(q.get('k', '')).wait(30)
+        start_response('200 OK' if ok else '504 Gateway Timeout', text)
+        return [b'ok\n']
+    if path == '/big':
+        def big(n):
+            chunk = b'0123456789abcdef' * 4096
+            while n > 0:
+                yield chunk[:n]
+                n -= len(chunk)
+        start_response('200 OK', text)
+        return big(int(q.get('n', '0')))
+    if path == '/info':
+        start_response('200 OK', text)
+        return [b'stack_size=%d threads=%d\n' % (threading.stack_size(), threading.active_count())]
     if path == '/first':
         def first():
             inp = environ['wsgi.input']
