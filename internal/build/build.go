@@ -126,16 +126,20 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
 	defer os.RemoveAll(work)
+	pkgs, debTrees, err := p.debian.fetch(ctx, cfg, b, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
 	t := time.Now()
 	say("rootfs   building %d programs for linux/%s with the go command (cached after the first build)", len(p.programs), b.GOARCH)
 	res, err := writeInitramfs(ctx, rootfs.Options{
-		GOARCH: b.GOARCH, Programs: p.programs, Trees: p.trees, HostFiles: p.hostFiles,
+		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, debTrees...), HostFiles: p.hostFiles,
 		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work, GoEnv: p.goEnv,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err
 	}
-	say("rootfs   %d programs, %d trees, cpio %s (%v)", len(p.programs), len(p.trees), size(res.CPIO), time.Since(t).Round(time.Millisecond))
+	say("rootfs   %d programs, %d trees, %d Debian packages, cpio %s (%v)", len(p.programs), len(p.trees), len(pkgs), size(res.CPIO), time.Since(t).Round(time.Millisecond))
 	if err := files.Copy(k.Path, filepath.Join(dir, KernelFile)); err != nil {
 		return nil, err
 	}
@@ -149,9 +153,10 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		m.Version = u.Version
 		m.UpdatePort, _ = cfg.Update.ListenPort() // validated
 	}
-	for _, e := range res.Entries {
+	for _, e := range res.Entries[:len(res.Entries)-len(debTrees)] { // the packages are in m.Debian
 		m.Contents = append(m.Contents, manifest.ContentsEntry{Path: e.Target, Bytes: e.Bytes})
 	}
+	m.Debian = debianManifest(pkgs)
 	if m.Kernel, err = manifest.Describe(dir, KernelFile); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ type plan struct {
 	hostFiles []string
 	files     []rootfs.File // spec files and kernel modules (addKernel)
 	perms     []rootfs.Perm
+	debian    debianPlan // Debian packages, fetched when building
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
@@ -56,7 +57,10 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 			Name: a.Name, Prefix: a.Prefix, CheckLocal: a.CheckLocal, Host: a.Host,
 			Mode: a.Mode, Backends: a.Backends, FastCGI: fastCGISpec(a.FastCGI),
 		}
-		if a.Program != "" {
+		if fromDebian(a) {
+			p.init.Pools = append(p.init.Pools, poolSpec(a, path.Clean(a.Program), spec.FirstAppUID+len(p.init.Pools)))
+			app.Pool = a.Name
+		} else if a.Program != "" {
 			prog, err := appProgram(cfg, a, src)
 			if err != nil {
 				return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
@@ -69,6 +73,10 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		p.front.Apps = append(p.front.Apps, app)
 	}
 	if err := p.addUpdate(cfg, b, disk.ABOf); err != nil {
+		return p, err
+	}
+	var err error
+	if p.debian, err = deriveDebian(cfg); err != nil {
 		return p, err
 	}
 	p.init.Services = []spec.Service{{

@@ -70,6 +70,7 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 	for _, h := range p.hostFiles {
 		fmt.Fprintf(w, "host file %s\n", h)
 	}
+	p.debian.describe(w, b)
 	for _, f := range p.files {
 		fmt.Fprintf(w, "file      %-22s %d bytes\n", f.Target, len(f.Data))
 	}

@@ -188,3 +188,18 @@ func (a *apt) deb(p Package) string {
 	v := strings.ReplaceAll(p.Version, ":", "%3a")
 	return a.path(filepath.Join("archives", p.Name+"_"+v+"_"+p.Arch+".deb"))
 }
+
+// Reachable fetches the host's bookworm release files into a private
+// state in dir (a temporary directory): an error means apt cannot reach
+// the mirrors, which tests that fetch packages check first.
+func Reachable(ctx context.Context, dir string) error {
+	a, err := newApt(dir, "amd64", HostSources())
+	if err != nil {
+		return err
+	}
+	out, err := a.run(ctx, "update", "-o", "Acquire::IndexTargets::deb::Packages::DefaultEnabled=false")
+	if err == nil && strings.Contains(out, "Err:") {
+		err = fmt.Errorf("apt-get update: %s", strings.TrimSpace(out))
+	}
+	return err
+}

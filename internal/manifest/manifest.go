@@ -29,6 +29,9 @@ type Manifest struct {
 	Hostname      string          `json:"hostname"`
 	HTTPPort      int             `json:"http_port"`
 	Contents      []ContentsEntry `json:"contents"`
+	// Debian are the Debian packages unpacked into the image, by name;
+	// Contents leaves them out.
+	Debian []DebianPackage `json:"debian,omitempty"`
 	// Disk is the bootable disk image, for boards that have one.
 	Disk *Disk `json:"disk,omitempty"`
 	// DTB is the device tree QEMU gives a direct boot (-dtb), if any.
