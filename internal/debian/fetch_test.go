@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -89,8 +91,36 @@ func TestFetch(t *testing.T) {
 				t.Errorf("no progress line")
 			}
 			checkLockRoundTrip(t, f, pkgs)
+			if arch == "amd64" {
+				checkRuns(t, pkgs)
+			}
 		})
 	}
+}
+
+// checkRuns runs lz4 chrooted in the packages alone (as root on an
+// amd64 host): the closure brings its C library and loader, nothing from
+// the host or the Essential set is missing.
+func checkRuns(t *testing.T, pkgs []Package) {
+	t.Helper()
+	if os.Geteuid() != 0 || runtime.GOARCH != "amd64" {
+		t.Log("not root on amd64: lz4 is not run chrooted")
+		return
+	}
+	root := t.TempDir()
+	for _, p := range pkgs {
+		if out, err := exec.Command("cp", "-a", p.Dir+"/.", root).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+	}
+	cmd := exec.Command("/usr/bin/lz4", "-V")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "LZ4") {
+		t.Errorf("lz4 -V chrooted in the packages: %v: %s", err, out)
+	}
+	t.Logf("chrooted in the packages: %s", bytes.TrimSpace(out))
 }
 
 // checkELF checks the file is an executable for arch.

@@ -16,8 +16,8 @@ import (
 // config only asks debconf questions, whose answers a postinst would use):
 //
 //   - debhelper's generated sections from skippedHelpers: byte-compiling
-//     (py3compile; Python compiles on import, into the read-only image
-//     it cannot, so modules are read from source), ldconfig (the loader
+//     (py3compile; without .pyc files Python compiles a module when it
+//     imports it, costing start-up time, not function), ldconfig (the loader
 //     searches Debian's library directories without a cache), services
 //     and init scripts (the image's init runs only its apps), conffile
 //     moves, icons, menus and MIME databases;
