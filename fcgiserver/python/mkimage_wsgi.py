@@ -834,6 +834,11 @@ class WSGIServer:
                 self._sel.unregister(c.sock)
                 c.paused = True
             return
+        if r is not None and not r.done:  # admitted, never ran: give its slot back
+            c.eof = True
+            self._event('done', r)
+            if c.dead:
+                return
         c.dead = True
         self._conns.discard(c)
         if not c.paused:

@@ -30,12 +30,22 @@ type server struct {
 	sock string // its listening unix socket
 	log  string // its stdout and stderr
 	cmd  *exec.Cmd
+	ln   *os.File // the listening socket, fd 0 of cmd
 }
 
 // startServer runs testdata/app.py under mkimage_wsgi with a listening unix
 // socket as fd 0, as initsvc's memberCmd does, and extra environment
 // variables (FCGI_MAX_THREADS=2...). It is stopped when the test ends.
 func startServer(t testing.TB, env ...string) *server {
+	t.Helper()
+	s := newServer(t, env...)
+	testkit.StartProc(t, s.cmd, s.log)
+	s.ln.Close()
+	return s
+}
+
+// newServer prepares the command startServer starts.
+func newServer(t testing.TB, env ...string) *server {
 	t.Helper()
 	py := testkit.NeedPeer(t, "python3")
 	dir, err := os.MkdirTemp("", "wsgi") // short: unix socket paths are limited
@@ -58,13 +68,11 @@ func startServer(t testing.TB, env ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	here, _ := os.Getwd()
 	s.cmd = exec.Command(py, filepath.Join(here, "mkimage_wsgi.py"), "app:application")
 	s.cmd.Env = append([]string{"PATH=/usr/bin:/bin", "LANG=C", "APP_DIR=" + filepath.Join(here, "testdata")}, env...)
 	s.cmd.Dir = dir
-	s.cmd.Stdin = f
-	testkit.StartProc(t, s.cmd, s.log)
+	s.cmd.Stdin, s.ln = f, f
 	return s
 }
 
