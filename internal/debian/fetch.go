@@ -92,7 +92,7 @@ func (f *Fetcher) resolve(ctx context.Context, a *apt, names []string, locked ma
 		}
 		pkgs, err := a.resolve(ctx, wants)
 		if err != nil {
-			err = fmt.Errorf("resolving Debian packages %s for %s: %w", strings.Join(wants, " "), f.Arch, err)
+			err = fmt.Errorf("resolving Debian packages %s for %s%s: %w", strings.Join(wants, " "), f.Arch, lockNote(locked), err)
 		} else {
 			err = checkLocked(pkgs, locked)
 		}
@@ -102,6 +102,14 @@ func (f *Fetcher) resolve(ctx context.Context, a *apt, names []string, locked ma
 		}
 		os.Remove(a.path("updated")) // stale lists may be why: update and retry
 	}
+}
+
+// lockNote says where locked versions come from, when there are any.
+func lockNote(locked map[string]LockEntry) string {
+	if len(locked) == 0 {
+		return ""
+	}
+	return " (versions from " + LockName + ")"
 }
 
 // checkLocked fails when apt took another version than the lock's: the
@@ -119,9 +127,17 @@ func checkLocked(pkgs []Package, locked map[string]LockEntry) error {
 // download fetches what the archives lack and fills in each package's
 // hash, checking it against the lock's.
 func (f *Fetcher) download(ctx context.Context, a *apt, pkgs []Package, locked map[string]LockEntry) error {
-	n, size, err := a.pending(ctx, pkgs)
-	if err != nil {
-		return err
+	have := 0
+	for _, p := range pkgs {
+		if _, err := os.Stat(a.deb(p)); err == nil {
+			have++
+		}
+	}
+	n, size, err := 0, int64(0), error(nil)
+	if have < len(pkgs) {
+		if n, size, err = a.pending(ctx, pkgs); err != nil {
+			return err
+		}
 	}
 	if n > 0 {
 		f.say("debian   fetching %d of %d packages for %s (%s)", n, len(pkgs), f.Arch, mib(size))
