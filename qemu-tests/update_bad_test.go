@@ -2,6 +2,7 @@ package qemutests
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
@@ -77,8 +78,8 @@ func truncateInitrd(t *testing.T, img string) (int, int) {
 
 // damagedBundles makes the signed bundle of img at dir/good.mkup and two
 // damaged copies: dir/truncated.mkup, its first half, and
-// dir/flipped.mkup, with one byte of the payload (in its middle)
-// inverted. It returns the three paths.
+// dir/flipped.mkup, with one byte of the payload (three quarters into
+// the file) inverted. It returns the three paths.
 func damagedBundles(t *testing.T, env []string, img, dir string) (good, truncated, flipped string) {
 	t.Helper()
 	good = filepath.Join(dir, "good.mkup")
@@ -91,10 +92,17 @@ func damagedBundles(t *testing.T, env []string, img, dir string) (good, truncate
 	}
 	truncated = filepath.Join(dir, "truncated.mkup")
 	must(t, os.WriteFile(truncated, b[:len(b)/2], 0o644))
-	// The payload is the bundle's last bytes; the header and signature
-	// take a few hundred at its start.
+	// The payload follows the 9-byte prefix, the header (its length is
+	// in bytes 5-8) and the 72-byte key id and signature.
+	if len(b) < 9 {
+		t.Fatalf("the bundle is %d bytes", len(b))
+	}
+	at := len(b) * 3 / 4
+	if payload := 9 + int(binary.BigEndian.Uint32(b[5:9])) + 72; at < payload {
+		t.Fatalf("byte %d of the %d-byte bundle is not in its payload (from byte %d)", at, len(b), payload)
+	}
 	c := bytes.Clone(b)
-	c[len(c)*3/4] ^= 0xff
+	c[at] ^= 0xff
 	flipped = filepath.Join(dir, "flipped.mkup")
 	must(t, os.WriteFile(flipped, c, 0o644))
 	return good, truncated, flipped
