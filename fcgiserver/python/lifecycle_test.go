@@ -116,3 +116,18 @@ func TestPoolSettings(t *testing.T) {
 		t.Errorf("%d threads with minSpare 3, maxSpare 4", threads)
 	}
 }
+
+// TestRequestTimeout: FCGI_REQUEST_TIMEOUT ends a request whose app is
+// blocked (30 s otherwise) with a 503, and the server goes on.
+func TestRequestTimeout(t *testing.T) {
+	s := startServer(t, "FCGI_REQUEST_TIMEOUT=300ms")
+	r := roundTrip(t, s.sock, params("GET", "/noread?k=late"), []byte{})
+	complete(t, "timed out request", r)
+	if r.status() != "503 Service Unavailable" {
+		t.Errorf("timed out request: %q", r.stdout)
+	}
+	release(t, s, "late")
+	if r := roundTrip(t, s.sock, params("GET", "/hello"), []byte{}); r.body() != "hello\n" {
+		t.Errorf("after a timeout: %q", r.body())
+	}
+}

@@ -1,72 +1,63 @@
 """mkimage_wsgi: a FastCGI server for WSGI applications, standard library only.
 
-It replaces flup's threaded WSGIServer in mkimage appliances (Debian 12 has
-no flup package). The seed ran its TurboGears2 app with
-
-    from flup.server.fcgi import WSGIServer
-    WSGIServer(app, minSpare=1, maxSpare=5, maxThreads=50).run()
-
-and the same line works with ``from mkimage_wsgi import WSGIServer``. Or,
-without a script, from the command line (what an mkimage pool runs):
+It stands in for flup's threaded WSGIServer (Debian 12 has no flup). The
+seed's ``WSGIServer(app, minSpare=1, maxSpare=5, maxThreads=50).run()``
+works as is with ``from mkimage_wsgi import WSGIServer``. An mkimage pool
+runs it from the command line instead:
 
     python3 -m mkimage_wsgi package.module:application
-    python3 /path/to/mkimage_wsgi.py package.module:application
+    python3 /path/to/mkimage_wsgi.py package.module[:application]
 
-The command line puts the current directory and $APP_DIR (when set) at the
-front of sys.path, imports the module and serves the callable (default
-name: ``application``) with the settings init passes to every pool member:
+which puts the current directory and $APP_DIR at the front of sys.path and
+reads what init passes to every pool member:
 
-    FCGI_MAX_THREADS      maxThreads (default 50)
-    FCGI_MIN_SPARE        minSpare (default 1)
-    FCGI_MAX_SPARE        maxSpare (default 5)
-    FCGI_STACK_SIZE       threading.stack_size() for the worker threads
-                          (init's launcher already set RLIMIT_STACK, which
-                          sizes the main thread)
+    FCGI_MAX_THREADS, FCGI_MIN_SPARE, FCGI_MAX_SPARE   maxThreads, minSpare,
+                          maxSpare (defaults 50, 1, 5)
+    FCGI_STACK_SIZE       threading.stack_size() of the workers (init's
+                          launcher set RLIMIT_STACK for the main thread)
     FCGI_MAX_REQUESTS     exit 0 after this many requests, once those in
                           flight finished (the supervisor starts a new one)
-    FCGI_REQUEST_TIMEOUT  a Go duration ("30s"): end a request after it
-                          (503 if nothing was sent yet)
-    FCGI_SHUTDOWN_GRACE   a Go duration, default 10s: on SIGTERM, requests
-                          in flight get this long to finish
-    FCGI_LISTEN           unix socket path or host:port, used only when fd 0
-                          is not a listening socket
-    FCGI_WEB_SERVER_ADDRS comma-separated IPs allowed to connect over TCP
+    FCGI_REQUEST_TIMEOUT  Go duration ("30s"): end a request after it, with
+                          a 503 if nothing was sent yet
+    FCGI_SHUTDOWN_GRACE   Go duration, default 10s: on SIGTERM/SIGINT/SIGHUP
+                          requests in flight get this long
+    FCGI_LISTEN           unix path or host:port when fd 0 is no listener
+    FCGI_WEB_SERVER_ADDRS comma-separated IPs allowed over TCP
 
-How it maps to flup and what it promises:
+Behaviour, against flup's:
 
 - The listening socket is fd 0 (FCGI_LISTENSOCK_FILENO), as lighttpd's
-  bin-path, spawn-fcgi and mkimage's init pass it; bindAddress (a path or a
-  (host, port) tuple) is for tests and manual runs.
-- maxThreads bounds the requests running at once. One more gets
-  "Status: 503" with Retry-After and END_REQUEST with FCGI_OVERLOADED at
-  once (flup closed the socket). minSpare idle threads are kept started,
-  at most maxSpare stay idle after a burst (flup's ThreadPool).
-- One thread (the caller of run()) reads every connection with a selector;
-  worker threads run the application and write. So an idle keep-alive
-  connection (FCGI_KEEP_CONN) costs no thread, FCGI_ABORT_REQUEST and a web
-  server that hangs up are seen at once (the request is ended, wsgi.input
-  raises, output is dropped), and the request body streams into wsgi.input
-  as it arrives, at most 64 KiB buffered per request: beyond that the
-  connection is not read until the application reads.
-- FCGI_GET_VALUES is answered: FCGI_MAX_CONNS and FCGI_MAX_REQS are
-  maxThreads, FCGI_MPXS_CONNS is 0. A second request on a busy connection
-  gets FCGI_CANT_MPX_CONN; other management records get FCGI_UNKNOWN_TYPE;
-  roles other than responder get FCGI_UNKNOWN_ROLE.
-- WSGI 1.0.1 (PEP 3333): start_response with exc_info, the write()
-  callable, close() on the iterable, headers checked (no hop-by-hop, no
-  control characters), nothing sent past Content-Length; a one-element
-  list gets a Content-Length. Each write() and each non-empty item of the
-  iterable goes out at once as FCGI_STDOUT records (nothing buffers the
-  whole body). wsgi.errors sends FCGI_STDERR records (the web server logs
-  them), a line at a time.
+  bin-path, spawn-fcgi and mkimage's init pass it; bindAddress (a path or
+  (host, port)) is for tests and manual runs.
+- maxThreads bounds the requests running at once; one more gets
+  "Status: 503", Retry-After and END_REQUEST(FCGI_OVERLOADED) at once (flup
+  closed the socket). minSpare idle threads are kept started, at most
+  maxSpare stay idle after a burst (flup's ThreadPool).
+- The thread that calls run() reads every connection (selectors); workers
+  run the application and write. An idle FCGI_KEEP_CONN connection costs no
+  thread; FCGI_ABORT_REQUEST or a hang-up ends the request at once
+  (wsgi.input raises, later output is dropped); the body streams into
+  wsgi.input as it arrives, at most 64 KiB buffered: beyond that the
+  connection is not read until the application reads (no multiplexing, so
+  this stalls nothing else).
+- FCGI_GET_VALUES: FCGI_MAX_CONNS = FCGI_MAX_REQS = maxThreads,
+  FCGI_MPXS_CONNS = 0. A second request on a busy connection gets
+  FCGI_CANT_MPX_CONN, other management records FCGI_UNKNOWN_TYPE, roles but
+  responder FCGI_UNKNOWN_ROLE.
+- WSGI 1.0.1 (PEP 3333): start_response with exc_info, write(), close() on
+  the iterable, headers checked (no hop-by-hop, no control characters),
+  nothing sent past Content-Length (a shorter body cuts the response), a
+  small list gets a Content-Length. Each write() and each non-empty item
+  goes out at once as FCGI_STDOUT records. wsgi.errors sends FCGI_STDERR
+  records (the web server logs them), a line at a time.
 - SCRIPT_NAME and PATH_INFO are passed as the web server sends them;
   mkimage's front end splits them at the app's prefix, so the seed's
   PasteDeploy prefix fix is not needed.
-- Hostile input never crashes the server: a malformed record closes its
-  connection, PARAMS over 1 MiB get 431, a body the app leaves unread is
-  discarded, an application exception gives a 500 with the traceback in
-  wsgi.errors (after the headers went out, the connection is dropped
-  without END_REQUEST so the web server knows the response is broken).
+- Hostile input does not crash it: a malformed record closes its
+  connection, PARAMS over 1 MiB get 431, bad pairs 400, an unread body is
+  discarded. An exception gives a 500 with the traceback in wsgi.errors;
+  after the headers went out the connection is dropped without
+  END_REQUEST, so the web server knows the response is broken.
 """
 
 import collections
