@@ -9,6 +9,7 @@ package initsvc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -130,9 +131,10 @@ func run(con console) {
 
 // startServices starts the pools, waits for them, then the status server
 // and the front end, and prints "ready" once the front end accepts; it
-// returns why it is not ready, or nil.
+// returns why the appliance is not fully up (a pool that never answered,
+// the front end), or nil: a trial's judge fails on either.
 func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts, update func() *spec.UpdateReport) error {
-	pools := startPools(con, sup, cfg, facts)
+	pools, poolErr := startPools(con, sup, cfg, facts)
 	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start, update: update}
 	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
 	var front []*service
@@ -143,20 +145,26 @@ func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Fac
 	}
 	err := waitReady(front, 60*time.Second)
 	con.step("ready", err, "")
-	return err
+	return errors.Join(poolErr, err)
 }
 
 // startPools starts every pool, waits until its members answer FastCGI,
-// then writes the front end's runtime spec with their sockets.
-func startPools(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) map[string]*pool {
+// then writes the front end's runtime spec with their sockets. It returns
+// the pools and why any of them is not ready.
+func startPools(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) (map[string]*pool, error) {
 	pools := map[string]*pool{}
+	var errs []error
 	for _, p := range cfg.Pools {
 		pl := sup.startPool(p, facts)
 		pools[p.Name] = pl
-		con.step("pool "+p.Name, waitReady(pl.members, 60*time.Second), fmt.Sprintf("%d processes ready", len(pl.members)))
+		err := waitReady(pl.members, 60*time.Second)
+		con.step("pool "+p.Name, err, fmt.Sprintf("%d processes ready", len(pl.members)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
+		}
 	}
 	if len(pools) > 0 {
 		con.step("front spec", writeRuntimeFront(pools), spec.RuntimeFrontPath)
 	}
-	return pools
+	return pools, errors.Join(errs...)
 }

@@ -218,12 +218,15 @@ func waitReady(svcs []*service, timeout time.Duration) error {
 	for _, sv := range svcs {
 		for {
 			sv.mu.Lock()
-			st := sv.state
+			st, last := sv.state, sv.lastExit
 			sv.mu.Unlock()
 			if st == "ready" {
 				break
 			}
 			if time.Now().After(deadline) {
+				if last != "" {
+					return fmt.Errorf("%s is %s after %v (last exit: %s)", sv.name, st, timeout, last)
+				}
 				return fmt.Errorf("%s is %s after %v", sv.name, st, timeout)
 			}
 			time.Sleep(20 * time.Millisecond)

@@ -10,6 +10,7 @@ package updater
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,8 +97,11 @@ func (rc *Receiver) write(ctx context.Context, br *bundle.Reader) (int64, error)
 		return 0, fmt.Errorf("opening the inactive slot %s: %w", rc.Slot, err)
 	}
 	defer f.Close()
-	n, err := io.CopyBuffer(f, &ctxReader{ctx, io.LimitReader(img, h.Payload.ImageSize+1)}, make([]byte, copyBuffer))
+	src := &readTap{r: img}
+	n, err := io.CopyBuffer(f, &ctxReader{ctx, io.LimitReader(src, h.Payload.ImageSize+1)}, make([]byte, copyBuffer))
 	switch {
+	case err != nil && src.err != nil && h.Payload.Encoding == "zstd" && !errors.Is(src.err, bundle.ErrTruncated):
+		return n, undecodable(br, n, src.err)
 	case err != nil:
 		return n, fmt.Errorf("writing the image into %s after %d bytes: %w", rc.Slot, n, err)
 	case n != h.Payload.ImageSize:
@@ -123,4 +127,33 @@ func (c *ctxReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(b)
+}
+
+// undecodable is the verdict on a payload the zstd decoder refused after
+// n image bytes: the rest is read and hashed, so a bundle damaged on its
+// way is reported as the signature check sees it (corrupt, or truncated);
+// a payload that was signed as it is but does not decode is corrupt too.
+func undecodable(br *bundle.Reader, n int64, decodeErr error) error {
+	if _, err := io.Copy(io.Discard, br.Payload()); err != nil {
+		return err
+	}
+	if err := br.Verify(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: the signed image does not decode after %d bytes: %v", bundle.ErrCorrupt, n, decodeErr)
+}
+
+// readTap remembers its reader's first error other than EOF (the copy
+// reports a write error and a read error alike).
+type readTap struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readTap) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF && t.err == nil {
+		t.err = err
+	}
+	return n, err
 }

@@ -128,6 +128,19 @@ func TestReceiveRefuses(t *testing.T) {
 			b[len(b)-10] ^= 1
 			return b
 		}, bundle.ErrCorrupt, true},
+		// The decoder fails before the hash is complete: still corrupt
+		// (a 400 at the client, not a server error).
+		{"zstd payload altered", func(f *fixture) []byte {
+			rand.Read(f.image[1000:]) // a payload that does not shrink to a few bytes
+			b := bundleOf(t, header("1.1.0"), f.image, "zstd", f.priv)
+			b[len(b)*3/4] ^= 0xff
+			return b
+		}, bundle.ErrCorrupt, true},
+		{"zstd payload truncated", func(f *fixture) []byte {
+			rand.Read(f.image[1000:])
+			b := bundleOf(t, header("1.1.0"), f.image, "zstd", f.priv)
+			return b[:len(b)/2]
+		}, bundle.ErrTruncated, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
