@@ -16,6 +16,7 @@ import (
 	"github.com/mkimage/mkimage/internal/debian"
 	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/rootfs"
+	"github.com/mkimage/mkimage/spec"
 )
 
 // debianPlan is what the config asks of Debian: the packages, the lock
@@ -46,7 +47,10 @@ func deriveDebian(cfg *config.Config) (debianPlan, error) {
 		return d, err
 	}
 	for i, a := range cfg.Apps {
-		if fromDebian(a) {
+		switch {
+		case a.Python != "":
+			d.programs[fmt.Sprintf("app.%d.python", i)] = spec.PythonPath
+		case fromDebian(a):
 			d.programs[fmt.Sprintf("app.%d.program", i)] = path.Clean(a.Program)
 		}
 	}

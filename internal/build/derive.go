@@ -57,18 +57,24 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 			Name: a.Name, Prefix: a.Prefix, CheckLocal: a.CheckLocal, Host: a.Host,
 			Mode: a.Mode, Backends: a.Backends, FastCGI: fastCGISpec(a.FastCGI),
 		}
-		if fromDebian(a) {
-			p.init.Pools = append(p.init.Pools, poolSpec(a, path.Clean(a.Program), spec.FirstAppUID+len(p.init.Pools)))
+		uid := spec.FirstAppUID + len(p.init.Pools)
+		switch {
+		case a.Python != "":
+			p.init.Pools = append(p.init.Pools, p.pythonPool(a, uid))
 			app.Pool = a.Name
-		} else if a.Program != "" {
+		case fromDebian(a):
+			p.init.Pools = append(p.init.Pools, poolSpec(a, path.Clean(a.Program), uid))
+			app.Pool = a.Name
+		case a.Program != "":
 			prog, err := appProgram(cfg, a, src)
 			if err != nil {
 				return p, cfg.Errorf(fmt.Sprintf("app.%d.program", i), "%v", err)
 			}
 			p.programs = append(p.programs, prog)
-			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target, spec.FirstAppUID+len(p.init.Pools)))
+			p.init.Pools = append(p.init.Pools, poolSpec(a, prog.Target, uid))
 			app.Pool = a.Name
 		}
+		p.addCode(cfg, a)
 		p.hostFiles = append(p.hostFiles, a.Files...)
 		p.front.Apps = append(p.front.Apps, app)
 	}

@@ -38,7 +38,7 @@ func (p *plan) addKernel(cfg *config.Config, b board.Board, k kernel.Kernel) err
 	if err != nil {
 		return err
 	}
-	p.files = append(files, modFiles...)
+	p.files = append(append(p.files, files...), modFiles...)
 	return nil
 }
 

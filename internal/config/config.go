@@ -72,6 +72,16 @@ type App struct {
 	// executable file packed with its shared libraries (e.g.
 	// "/usr/bin/php-cgi"). It gets its listening socket on fd 0.
 	Program string `toml:"program"`
+	// Python, instead of program, is a WSGI application "module:callable"
+	// (e.g. "app:application"), served in the pool by the project's
+	// FastCGI WSGI server (flup's WSGIServer) under Debian 12's python3:
+	// debian lists the app's packages (python3 is added), code its own
+	// modules.
+	Python string `toml:"python"`
+	// Code is a directory of the app's own code (relative to this file),
+	// copied to /app/NAME in the image, read-only for the app, and named
+	// by APP_DIR in its environment (on the Python path of a python app).
+	Code string `toml:"code"`
 	// Args are the program's arguments.
 	Args []string `toml:"args"`
 	// Env sets variables in the program's environment (lighttpd's

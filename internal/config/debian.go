@@ -22,7 +22,7 @@ func (c *Config) DebianPackages() []string {
 	var out []string
 	lists := [][]string{c.Debian}
 	for _, a := range c.Apps {
-		lists = append(lists, a.Debian)
+		lists = append(lists, a.DebianNames())
 	}
 	for _, l := range lists {
 		for _, p := range l {

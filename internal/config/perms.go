@@ -54,7 +54,7 @@ func (c *Config) validatePermissions() error {
 	var errs []error
 	apps := map[string]bool{}
 	for _, a := range c.Apps {
-		if a.Program != "" {
+		if a.Program != "" || a.Python != "" {
 			apps[a.Name] = true
 		}
 	}

@@ -154,6 +154,9 @@ func (c *Config) validateApps() error {
 			errs = append(errs, c.errf(key+".prefix", "two apps share the prefix %s", a.Prefix))
 		}
 		prefixes[a.Prefix] = true
+		if err := c.validatePython(key, a); err != nil {
+			errs = append(errs, err)
+		}
 		if err := c.validateAppRouting(key, a); err != nil {
 			errs = append(errs, err)
 		}
@@ -252,8 +255,8 @@ func isDir(p string) error {
 func (c *Config) validateAppRouting(key string, a App) error {
 	var errs []error
 	switch {
-	case a.Program == "" && len(a.Backends) == 0:
-		errs = append(errs, c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, or backends"))
+	case a.Program == "" && len(a.Backends) == 0 && a.Python == "":
+		errs = append(errs, c.errf(key+".program", "missing: a Go package (./dir or import path) or an executable file, a python WSGI app, or backends"))
 	case a.Program != "" && len(a.Backends) > 0:
 		errs = append(errs, c.errf(key+".backends", "an app has either a program (run in the image) or backends (outside it), not both"))
 	}
