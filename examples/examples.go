@@ -24,6 +24,7 @@ var Kinds = []Kind{
 	{"example", "the example appliance: every key, commented, and the tool's example Go app", "appliance"},
 	{"go", "a Go FastCGI app in its own module (./app) that imports fcgiserver, and a static site", "starters/go"},
 	{"php", "this machine's php-cgi serving www/php/*.php, and a static site", "starters/php"},
+	{"python", "a Python WSGI app (Flask from Debian 12) with a SQLite database on /data, served as the seed served its app", "starters/python"},
 	{"static", "a static site only (www/)", "starters/static"},
 }
 
@@ -34,5 +35,5 @@ func Starter(kind string) (fs.FS, error) {
 			return fs.Sub(files, k.dir)
 		}
 	}
-	return nil, fmt.Errorf("unknown starter %q (one of example, go, php, static)", kind)
+	return nil, fmt.Errorf("unknown starter %q (one of example, go, php, python, static)", kind)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mkimage/mkimage"
 	"github.com/mkimage/mkimage/examples"
+	"github.com/mkimage/mkimage/fcgiserver/python"
 	"github.com/mkimage/mkimage/internal/guestsrc"
 )
 
@@ -106,6 +107,10 @@ func collect(src fs.FS, o Options) (map[string][]byte, error) {
 			return nil, err
 		}
 		files["appliance.toml"] = bytes.ReplaceAll(files["appliance.toml"], []byte(phpMarker), []byte(php))
+	case "python":
+		// The server the image runs, to run the same app on a host
+		// (python3 mkimage_wsgi.py app:application under lighttpd).
+		files["mkimage_wsgi.py"] = python.Server
 	}
 	return files, nil
 }

@@ -1,6 +1,7 @@
 package starter_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mkimage/mkimage"
 	"github.com/mkimage/mkimage/examples"
+	"github.com/mkimage/mkimage/fcgiserver/python"
 	"github.com/mkimage/mkimage/internal/config"
 	"github.com/mkimage/mkimage/internal/guestsrc"
 	"github.com/mkimage/mkimage/internal/starter"
@@ -96,5 +98,28 @@ func TestUnknownKind(t *testing.T) {
 	_, err := starter.Write(context.Background(), starter.Options{Dir: t.TempDir(), Kind: "perl"})
 	if err == nil || !strings.Contains(err.Error(), `unknown starter "perl"`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The python starter carries the WSGI server the image runs (to run the
+// same app on a host) and an app Python compiles.
+func TestPythonStarter(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := starter.Write(context.Background(), starter.Options{Dir: dir, Kind: "python"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "mkimage_wsgi.py"))
+	if err != nil || !bytes.Equal(got, python.Server) {
+		t.Errorf("mkimage_wsgi.py: %d bytes (%v), want the server's %d", len(got), err, len(python.Server))
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 here to compile the app with")
+	}
+	for _, f := range []string{"shop/app.py", "mkimage_wsgi.py"} {
+		cmd := exec.Command(py, "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", filepath.Join(dir, f))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s does not parse: %v\n%s", f, err, out)
+		}
 	}
 }
