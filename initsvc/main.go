@@ -63,6 +63,8 @@ func Main() {
 
 func run(con console) {
 	con.step("mount", mountAll(), "/proc /sys /dev /run /tmp")
+	cut := checkInitramfs(spec.InitramfsEndPath)
+	con.step("initramfs", cut, "unpacked to its end")
 	var cfg spec.Init
 	if err := spec.Load(spec.InitPath, &cfg); err != nil {
 		con.step("config", err, "")
@@ -114,7 +116,7 @@ func run(con console) {
 		}
 		ready := startServices(con, sup, cfg, facts, updateReporter(cfg.Update, upd))
 		if upd != nil && upd.trial.Load() {
-			upd.judge(ctx, ready, sup.restarts, stop)
+			upd.judge(ctx, errors.Join(cut, ready), sup.restarts, stop)
 		}
 	}()
 	reason := <-stop

@@ -61,6 +61,10 @@ type note struct {
 	UID     int    `json:"uid"`
 	FSBytes int64  `json:"fs_bytes"`
 	Version string `json:"version"`
+	// System and Previous are what init tells the app of the system's
+	// version and the one an update replaced.
+	System   string `json:"system"`
+	Previous string `json:"previous"`
 }
 
 // notes GETs (body == "") or PUTs the note through the front end.

@@ -3,16 +3,20 @@ package qemutests
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	diskfs "github.com/diskfs/go-diskfs"
 
 	"github.com/mkimage/mkimage/internal/manifest"
+	"github.com/mkimage/mkimage/internal/qemu"
+	"github.com/mkimage/mkimage/spec"
 )
 
 // Bad updates' helpers: damaged bundles, a slot image whose initramfs is
@@ -149,4 +153,32 @@ func consoleFrom(c *Console, from int) string {
 		b.WriteString("\n" + l)
 	}
 	return b.String()
+}
+
+// rollBack goes on with an appliance on 1.2.0 that replaced 1.1.0: the
+// status and the status page say 1.1.0 is in the other slot; a rollback
+// signed by a key the appliance does not trust is refused; one signed by
+// keyDir's key boots 1.1.0 as a trial, which commits, and its app is told
+// it replaced 1.2.0.
+func rollBack(t *testing.T, env []string, g *Guest, to, keyDir string) {
+	if msg, code := run(t, env, "update", "--to", to, "--status"); code != 0 || !strings.Contains(msg, "previous  1.1.0 in the other slot") {
+		t.Errorf("status before the rollback: exit %d\n%s", code, msg)
+	}
+	var page struct{ Update *spec.UpdateReport }
+	must(t, json.Unmarshal(get(t, g.URL+".status.json", qemu.Scaled(30*time.Second)), &page))
+	if u := page.Update; u == nil || u.Version != "1.2.0" || u.Replaced != "1.1.0" || u.Previous != "1.1.0" || u.Last == nil || u.Last.Result != spec.TrialCommitted {
+		t.Errorf("the status page's update section: %+v", u)
+	}
+	if msg, code := run(t, env, "update", "--to", to, "--rollback"); code == 0 || !strings.Contains(msg, "not signed by a key this appliance trusts") {
+		t.Errorf("a rollback signed by the old key: exit %d\n%s", code, msg)
+	}
+	start := time.Now()
+	msg, code := run(t, env, "update", "--to", to, "--rollback", "--key", filepath.Join(keyDir, "update.key"))
+	if code != 0 || !strings.Contains(msg, "going back to version 1.1.0") || !strings.Contains(msg, "committed version 1.1.0") {
+		t.Fatalf("rollback: exit %d\n%s", code, msg)
+	}
+	t.Logf("the rollback to 1.1.0 committed after %.1f s", time.Since(start).Seconds())
+	if n := notes(t, g, ""); n.Version != "1.1.0" || n.Note != "written by 1.0.0" || n.Previous != "1.2.0" {
+		t.Errorf("after the rollback: %+v", n)
+	}
 }

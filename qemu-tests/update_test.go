@@ -27,6 +27,9 @@ func updateImage(t *testing.T, env []string, board, version, app, extra string) 
 address = "10.0.2.15/24"
 [web]
 root = %q
+[web.status]
+path = "/.status"
+allow = ["10.0.2.2/32"]
 [[app]]
 name = "notes"
 prefix = "/notes"
@@ -255,9 +258,10 @@ func updateRotated(t *testing.T, env []string, g *Guest, board, to, keyDir, extr
 		t.Fatalf("after the key rotation, 1.2.0 signed by the new key: exit %d\n%s", code, msg)
 	}
 	t.Logf("after the key rotation, 1.2.0 signed by the new key committed after %.1f s", time.Since(start).Seconds())
-	if n := notes(t, g, ""); n.Version != "1.2.0" || n.Note != "written by 1.0.0" {
-		t.Errorf("after the new key's update: %+v", n)
+	if n := notes(t, g, ""); n.Version != "1.2.0" || n.Note != "written by 1.0.0" || n.System != "1.2.0" || n.Previous != "1.1.0" {
+		t.Errorf("after the new key's update: %+v (want the app told system 1.2.0, previous 1.1.0)", n)
 	}
+	rollBack(t, env, g, to, keyDir)
 }
 
 // updatePanicsUEFI goes on with an appliance on 1.1.0 in slot b: 1.2.0,

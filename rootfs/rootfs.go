@@ -46,6 +46,10 @@ type Options struct {
 	HostFiles []string
 	// MTime is the modification time of every entry (SOURCE_DATE_EPOCH).
 	MTime uint64
+	// EndMarker, when set, is a file written as the archive's last
+	// record: a guest that finds it knows the kernel unpacked everything
+	// (out of memory, the kernel stops unpacking and boots what it has).
+	EndMarker string
 	// WorkDir holds build outputs; it must exist.
 	WorkDir string
 	// GoEnv is added to the go command's environment (e.g. GOPROXY).
@@ -104,7 +108,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	if err := applyPerms(img.recs, o.Perms); err != nil {
 		return res, err
 	}
-	raw, err := img.write(o.MTime)
+	raw, err := img.write(o.MTime, o.EndMarker)
 	if err != nil {
 		return res, err
 	}
@@ -249,12 +253,24 @@ func (im *image) addTree(src, target string) (int64, error) {
 
 // write serialises the records sorted by name (parents sort before their
 // children), with fixed metadata.
-func (im *image) write(mtime uint64) ([]byte, error) {
-	names := make([]string, 0, len(im.recs))
+func (im *image) write(mtime uint64, endMarker string) ([]byte, error) {
+	end := ""
+	if endMarker != "" {
+		end = cleanName(endMarker)
+		if _, ok := im.recs[end]; ok {
+			return nil, fmt.Errorf("%s, the end marker, is also put into the image by %s", endMarker, im.origin[end])
+		}
+		im.mkdirs(path.Dir(end))
+	}
+	names := make([]string, 0, len(im.recs)+1)
 	for n := range im.recs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if end != "" {
+		im.recs[end] = cpio.StaticRecord([]byte(fmt.Sprintf("%d records\n", len(names)+1)), cpio.Info{Name: end, Mode: cpio.S_IFREG | 0o444})
+		names = append(names, end)
+	}
 	var buf bytes.Buffer
 	w := cpio.Newc.Writer(&buf)
 	for i, n := range names {

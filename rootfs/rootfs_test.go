@@ -198,3 +198,31 @@ func TestProgramAliases(t *testing.T) {
 		}
 	}
 }
+
+// The end marker is the archive's last record, after its directory.
+func TestEndMarker(t *testing.T) {
+	out := build(t, Options{
+		Trees:     []Tree{{Source: testTree(t), Target: "/srv/www"}},
+		Files:     []File{{Target: "/zzz/last-by-name", Data: []byte("x"), Mode: 0o644}},
+		EndMarker: "/etc/mkimage/initramfs-end",
+		WorkDir:   t.TempDir(),
+	})
+	recs := records(t, out) // without the trailer
+	if len(recs) > 0 && recs[len(recs)-1].Name == cpio.Trailer {
+		recs = recs[:len(recs)-1]
+	}
+	if len(recs) < 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	last := recs[len(recs)-1]
+	if last.Name != "etc/mkimage/initramfs-end" || last.Mode != cpio.S_IFREG|0o444 {
+		t.Errorf("last record %s %o, want the end marker", last.Name, last.Mode)
+	}
+	seenDir := false
+	for _, r := range recs[:len(recs)-1] {
+		seenDir = seenDir || r.Name == "etc/mkimage"
+	}
+	if !seenDir {
+		t.Error("the end marker's directory is not in the archive before it")
+	}
+}

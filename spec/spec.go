@@ -24,6 +24,10 @@ const (
 	// RuntimeFrontPath is Front with pool backends resolved, written by
 	// init at boot and read by httpfront.
 	RuntimeFrontPath = RunDir + "/front.json"
+	// InitramfsEndPath is the initramfs's last file: init finds it only
+	// if the kernel unpacked the whole archive (short of memory, the
+	// kernel stops unpacking and boots what it has).
+	InitramfsEndPath = Dir + "/initramfs-end"
 )
 
 // Init is what PID 1 needs to bring the appliance up.

@@ -22,6 +22,7 @@ import (
 	"github.com/mkimage/mkimage/internal/kernel"
 	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/rootfs"
+	"github.com/mkimage/mkimage/spec"
 )
 
 // ToolVersion is this tool's version, recorded in manifests.
@@ -135,6 +136,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, debTrees...), HostFiles: p.hostFiles,
 		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work, GoEnv: p.goEnv,
+		EndMarker: spec.InitramfsEndPath,
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err

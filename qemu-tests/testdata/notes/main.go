@@ -5,7 +5,9 @@
 // lives and the filesystem's size. For update tests: NOTES_VERSION is in
 // every answer, and /notes/health answers 200, or 500 with
 // NOTES_HEALTH=fail or when the note is "fail-health" (one machine of a
-// fleet fails the same update the others pass). NOTES_EXIT=start makes it
+// fleet fails the same update the others pass); "system" and "previous"
+// are the versions init passes (MKIMAGE_VERSION, MKIMAGE_PREVIOUS_VERSION).
+// NOTES_EXIT=start makes it
 // exit 1 at once, before it serves (an update whose app cannot start).
 package main
 
@@ -63,6 +65,7 @@ func main() {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
 			"dir": dir, "note": string(note), "uid": os.Getuid(), "version": os.Getenv("NOTES_VERSION"),
+			"system": os.Getenv("MKIMAGE_VERSION"), "previous": os.Getenv("MKIMAGE_PREVIOUS_VERSION"),
 			"fs_bytes": int64(st.Blocks) * st.Bsize, "fs_type": st.Type,
 		})
 	})))

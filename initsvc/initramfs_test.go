@@ -1,0 +1,22 @@
+package initsvc
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCheckInitramfs(t *testing.T) {
+	dir := t.TempDir()
+	end := filepath.Join(dir, "initramfs-end")
+	if err := checkInitramfs(end); !errors.Is(err, errInitramfsCut) {
+		t.Errorf("without the last file: %v", err)
+	}
+	if err := os.WriteFile(end, []byte("9 records\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkInitramfs(end); err != nil {
+		t.Errorf("with it: %v", err)
+	}
+}
