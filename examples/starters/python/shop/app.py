@@ -21,21 +21,40 @@ DATA_DIR = os.environ.get("DATA_DIR", ".")
 DB = os.path.join(DATA_DIR, "shop.db")
 
 
-def db():
-    """Opens the database, creating it (and syncing its directory) once."""
+def init_db():
+    """Creates the database once, when the process starts (one thread):
+    the table, WAL mode (a property of the file), and the directory entry
+    synced, since SQLite does not sync the directory it creates the file in.
+    Switching to WAL while another connection uses the file can fail at
+    once with "database is locked" (SQLite's deadlock avoidance), hence
+    the retries."""
     new = not os.path.exists(DB)
-    conn = sqlite3.connect(DB, timeout=10)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    conn.commit()
+    for attempt in range(100):  # the pool's other processes start at the same time
+        try:
+            with sqlite3.connect(DB, timeout=10) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 99:
+                raise
+            time.sleep(0.1)
     if new:
         fd = os.open(DATA_DIR, os.O_RDONLY)
         try:
-            os.fsync(fd)  # SQLite does not sync the directory it created the file in
+            os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def db():
+    """A connection for one request (sqlite3 objects stay in one thread)."""
+    conn = sqlite3.connect(DB, timeout=10)
+    conn.execute("PRAGMA synchronous=FULL")
     return conn
+
+
+init_db()
 
 
 def notes():
