@@ -38,6 +38,9 @@ type Front struct {
 	TLSListen string `json:"tls_listen,omitempty"`
 	TLSCert   string `json:"tls_cert,omitempty"`
 	TLSKey    string `json:"tls_key,omitempty"`
+	// ACME, when set, has the front end obtain and renew its certificates
+	// itself (HTTPS on TLSListen, and the HTTP-01 challenge on Listen).
+	ACME *ACME `json:"acme,omitempty"`
 
 	// FastCGI holds the defaults every App starts from.
 	FastCGI FastCGI `json:"fastcgi,omitzero"`
@@ -49,6 +52,33 @@ type Front struct {
 	// Status, when its Path is set, serves init's status page.
 	Status StatusPage `json:"status,omitzero"`
 }
+
+// ACME is automatic HTTPS: certificates for Domains from an ACME CA
+// (HTTP-01 and TLS-ALPN-01 challenges), renewed before they expire, kept
+// with the account key in StorageDir so that a reboot or an update does
+// not ask the CA again.
+type ACME struct {
+	Domains []string `json:"domains"`
+	Email   string   `json:"email,omitempty"`
+	// CA is the ACME directory URL; "" is Let's Encrypt's production CA.
+	CA string `json:"ca,omitempty"`
+	// CARoots, when set, is a PEM file of the roots that sign the CA's own
+	// HTTPS (a private CA, the tests' pebble); "" is the system's.
+	CARoots string `json:"ca_roots,omitempty"`
+	// StorageDir holds certificates, keys and the ACME account
+	// (ACMEStorageDir in the image: on /data, the front end's alone).
+	StorageDir string `json:"storage_dir"`
+	// RedirectHTTP answers plain HTTP with a redirect to HTTPS, except
+	// the ACME challenge.
+	RedirectHTTP bool `json:"redirect_http"`
+	// HSTS is a Strict-Transport-Security value for HTTPS answers ("":
+	// none), e.g. "max-age=31536000".
+	HSTS string `json:"hsts,omitempty"`
+}
+
+// ACMEStorageDir is where the front end keeps its ACME state: init makes
+// it on the data partition, owned by FrontUID, mode 0700.
+const ACMEStorageDir = DataDir + "/mkimage/acme"
 
 // FrontSpoolDir is the front end's spool directory for request bodies:
 // init makes it on the data partition (a tmpfs when the image was booted
