@@ -83,6 +83,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 		return nil, "", err
 	}
 	p.goEnv = goEnv
+	for _, h := range p.https {
+		if !opts.DryRun && strings.HasPrefix(h, "warning:") {
+			say("https    %s", h)
+		}
+	}
 	if err := p.addKernel(cfg, b, k); err != nil {
 		return nil, "", err
 	}

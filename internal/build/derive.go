@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mkimage/mkimage/board"
 	"github.com/mkimage/mkimage/internal/config"
@@ -39,6 +40,7 @@ type plan struct {
 	files     []rootfs.File // spec files and kernel modules (addKernel)
 	perms     []rootfs.Perm
 	debian    debianPlan // Debian packages, fetched when building
+	https     []string   // HTTPS in words, with warnings (addTLS)
 }
 
 func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
@@ -78,6 +80,9 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		p.hostFiles = append(p.hostFiles, a.Files...)
 		p.front.Apps = append(p.front.Apps, app)
 	}
+	if err := p.addTLS(cfg, time.Now()); err != nil {
+		return p, err
+	}
 	if err := p.addUpdate(cfg, b, disk.ABOf); err != nil {
 		return p, err
 	}
@@ -107,7 +112,7 @@ func derivePerms(cfg *config.Config, pools []spec.Pool) []rootfs.Perm {
 		{Path: spec.InitPath, Mode: 0o600},
 		{Path: spec.FrontPath, GID: spec.FrontUID, Mode: 0o640},
 	}
-	if cfg.Web.TLSDir != "" {
+	if dir, _ := cfg.CertDir(); dir != "" {
 		perms = append(perms, rootfs.Perm{Path: tlsDir, UID: spec.FrontUID, GID: spec.FrontUID, Mode: 0o600})
 	}
 	uids := map[string]uint64{"": 0, "root": 0, "httpfront": spec.FrontUID}

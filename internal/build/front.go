@@ -9,9 +9,6 @@ import (
 	"github.com/mkimage/mkimage/spec"
 )
 
-// tlsDir is where [web] tls_dir lands in the image.
-const tlsDir = spec.Dir + "/tls"
-
 // deriveFront derives the front end's spec from the [web] section and the
 // directory trees it needs in the image. Apps are added by derive.
 func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
@@ -48,11 +45,7 @@ func deriveFront(cfg *config.Config) (spec.Front, []rootfs.Tree) {
 		trees = append(trees, rootfs.Tree{Source: cfg.Resolve(a.Dir), Target: dir})
 		front.Aliases = append(front.Aliases, spec.Alias{Prefix: a.Prefix, Dir: dir, Host: a.Host})
 	}
-	if w.TLSDir != "" {
-		trees = append(trees, rootfs.Tree{Source: cfg.Resolve(w.TLSDir), Target: tlsDir})
-		front.TLSCert, front.TLSKey = tlsDir+"/cert.pem", tlsDir+"/key.pem"
-		front.TLSListen = w.TLSListen
-	}
+	trees = append(trees, frontTLS(cfg, &front)...)
 	return front, trees
 }
 

@@ -69,14 +69,17 @@ owner = "httpfront"
 
 // testConfig loads body as appliance.toml in a directory with www/img and
 // a tls/ holding cert.pem and key.pem, and returns it and the directory.
-func testConfig(t *testing.T, body string) (*config.Config, string) {
+func testConfig(t *testing.T, body string, files ...string) (*config.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
+	for i := 0; i+1 < len(files); i += 2 { // name, content pairs
+		os.WriteFile(filepath.Join(dir, files[i]), []byte(files[i+1]), 0o644)
+	}
 	for _, d := range []string{"www/img", "tls"} {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
-	os.WriteFile(filepath.Join(dir, "tls/cert.pem"), []byte("c"), 0o600)
-	os.WriteFile(filepath.Join(dir, "tls/key.pem"), []byte("k"), 0o600)
+	cert, key := makeCert(t, validFor("appliance"))
+	writeCert(t, filepath.Join(dir, "tls"), cert, key)
 	p := filepath.Join(dir, "appliance.toml")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)

@@ -87,6 +87,9 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 	for _, sv := range p.init.Services {
 		fmt.Fprintf(w, "service   %-22s uid %d\n", sv.Name, sv.UID)
 	}
+	for _, h := range p.https {
+		fmt.Fprintf(w, "https     %s\n", h)
+	}
 	describeUpdate(w, p.init.Update)
 	return nil
 }

@@ -103,12 +103,12 @@ func (c *Config) validateUpdate() error {
 	return errors.Join(errs...)
 }
 
-// tlsPort is the port of [web] tls_listen when TLS is on, else 0.
+// tlsPort is the port of [web.tls] listen when HTTPS is on, else 0.
 func (c *Config) tlsPort() int {
-	if c.Web.TLSDir == "" {
+	if !c.HTTPS() {
 		return 0
 	}
-	l := c.Web.TLSListen
+	l := c.TLSListen()
 	if l == "" {
 		l = ":443"
 	}

@@ -3,11 +3,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -50,11 +47,15 @@ type Web struct {
 	// when /data is in RAM.
 	SpoolBytes int64 `toml:"spool_bytes"`
 	// TLSDir holds cert.pem and key.pem; when set the appliance also
-	// serves HTTPS (with HTTP/2) on TLSListen (default ":443").
+	// serves HTTPS (with HTTP/2) on tls_listen (default ":443"). The
+	// older name of [web.tls] dir (set one of them).
 	TLSDir string `toml:"tls_dir"`
-	// TLSListen is the HTTPS address, [host]:port. Default: ":443".
-	TLSListen string  `toml:"tls_listen"`
-	FastCGI   FastCGI `toml:"fastcgi"`
+	// TLSListen is the HTTPS address, [host]:port. Default: ":443". The
+	// older name of [web.tls] listen (set one of them).
+	TLSListen string `toml:"tls_listen"`
+	// TLS is HTTPS: a certificate of one's own or ACME.
+	TLS     TLS     `toml:"tls"`
+	FastCGI FastCGI `toml:"fastcgi"`
 	// Status serves init's status page (uptime, memory, tuning, services).
 	Status Status `toml:"status"`
 	// TrustedProxies are reverse proxies (CIDRs) whose X-Forwarded-For
@@ -208,18 +209,7 @@ func (c *Config) validateServerKeys() error {
 	if w.SpoolBytes < 0 || (w.SpoolBytes > 0 && w.SpoolBytes < 1<<20) {
 		errs = append(errs, c.errf("web.spool_bytes", "%d: at least 1048576 bytes, or 0 for the default (4x max_body_bytes)", w.SpoolBytes))
 	}
-	if w.TLSDir != "" {
-		for _, f := range []string{"cert.pem", "key.pem"} {
-			if st, err := os.Stat(filepath.Join(c.Resolve(w.TLSDir), f)); err != nil || !st.Mode().IsRegular() {
-				errs = append(errs, c.errf("web.tls_dir", "%s has no %s", c.Resolve(w.TLSDir), f))
-			}
-		}
-	}
-	if w.TLSListen != "" {
-		if _, _, err := net.SplitHostPort(w.TLSListen); err != nil {
-			errs = append(errs, c.errf("web.tls_listen", "%q: want [host]:port, like \":443\"", w.TLSListen))
-		}
-	}
+	errs = append(errs, c.validateTLS())
 	if err := c.validateStatus(); err != nil {
 		errs = append(errs, err)
 	}
