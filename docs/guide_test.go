@@ -44,6 +44,8 @@ var runners = map[string]string{
 	"data-write":       "TestDataWrite",
 	"python-appliance": "TestPythonAppliance, TestPythonLighttpd",
 	"python-lighttpd":  "TestPythonLighttpd",
+	"https-acme":       "TestHTTPSACME",
+	"https-own":        "TestHTTPSOwn",
 
 	"appliance-console": "TestApplianceBoot",
 	"appliance-tuning":  "TestApplianceBoot",
