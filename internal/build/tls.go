@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,12 +88,17 @@ func (p *plan) addTLS(cfg *config.Config, now time.Time) error {
 		}
 		leaf, err := checkCert(dir, t.Domains, now)
 		if err != nil {
-			return cfg.Errorf(key, "%v", err)
+			var each []error
+			for _, e := range unjoin(err) {
+				each = append(each, cfg.Errorf(key, "%v", e))
+			}
+			return errors.Join(each...)
 		}
 		left := leaf.NotAfter.Sub(now)
-		p.https = append(p.https, fmt.Sprintf("certificate for %s, valid until %s (%d days), from %s, on %s", certNames(leaf), leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24), dir, listen))
+		days := int((left + 12*time.Hour) / (24 * time.Hour))
+		p.https = append(p.https, fmt.Sprintf("certificate for %s, valid until %s (%d days), from %s, on %s", certNames(leaf), leaf.NotAfter.UTC().Format(time.DateOnly), days, dir, listen))
 		if left < expirySoon {
-			p.https = append(p.https, fmt.Sprintf("warning: the certificate expires in %d days; the image serves it until the next build (acme = true renews by itself)", int(left.Hours()/24)))
+			p.https = append(p.https, fmt.Sprintf("warning: the certificate expires in %d days; the image serves it until the next build (acme = true renews by itself)", days))
 		}
 		if len(t.Domains) == 0 {
 			p.https = append(p.https, "note: set [web.tls] domains to have the build check the certificate is for them")
@@ -131,14 +137,16 @@ func checkCert(dir string, domains []string, now time.Time) (*x509.Certificate, 
 	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 		return nil, fmt.Errorf("%s and %s: %v", certFile, keyFile, err)
 	}
+	// The pair loads; what is wrong with the certificate is reported at once.
+	var errs []error
 	if leaf.IsCA && len(certs) > 1 {
-		return nil, fmt.Errorf("%s starts with a CA's certificate (%s): put the server's own first, then its chain", certFile, leaf.Subject)
+		errs = append(errs, fmt.Errorf("%s starts with a CA's certificate (%s): put the server's own first, then its chain", certFile, leaf.Subject))
 	}
 	switch {
 	case now.Before(leaf.NotBefore):
-		return nil, fmt.Errorf("%s (%s) is not valid before %s", certFile, certNames(leaf), leaf.NotBefore.UTC().Format(time.RFC3339))
+		errs = append(errs, fmt.Errorf("%s (%s) is not valid before %s", certFile, certNames(leaf), leaf.NotBefore.UTC().Format(time.RFC3339)))
 	case now.After(leaf.NotAfter):
-		return nil, fmt.Errorf("%s (%s) expired on %s", certFile, certNames(leaf), leaf.NotAfter.UTC().Format(time.RFC3339))
+		errs = append(errs, fmt.Errorf("%s (%s) expired on %s", certFile, certNames(leaf), leaf.NotAfter.UTC().Format(time.RFC3339)))
 	}
 	var missing []string
 	for _, d := range domains {
@@ -147,9 +155,9 @@ func checkCert(dir string, domains []string, now time.Time) (*x509.Certificate, 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s is for %s, not for %s ([web.tls] domains)", certFile, certNames(leaf), strings.Join(missing, ", "))
+		errs = append(errs, fmt.Errorf("%s is for %s, not for %s ([web.tls] domains)", certFile, certNames(leaf), strings.Join(missing, ", ")))
 	}
-	return leaf, nil
+	return leaf, errors.Join(errs...)
 }
 
 // parseCerts reads the certificates of a PEM file, nothing else.
@@ -177,7 +185,7 @@ func parseCerts(file string, data []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s is not a PEM file of certificates (-----BEGIN CERTIFICATE-----); convert DER with `openssl x509 -inform der -in FILE -out cert.pem`", file)
+		return nil, fmt.Errorf("%s is not a PEM file of certificates (-----BEGIN CERTIFICATE-----); convert DER with `openssl x509 -inform der -in cert.der -out cert.pem`", file)
 	}
 	return certs, nil
 }
@@ -189,7 +197,7 @@ func parseKey(file string, data []byte) (crypto.Signer, error) {
 	case b == nil:
 		return nil, fmt.Errorf("%s is not a PEM file (-----BEGIN PRIVATE KEY-----)", file)
 	case b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED"):
-		return nil, fmt.Errorf("%s is encrypted with a passphrase, which nobody can type at boot: decrypt it with `openssl pkey -in key.pem -out key.pem`", file)
+		return nil, fmt.Errorf("%s is encrypted with a passphrase, which nobody can type at boot: decrypt it into another file, `openssl pkey -in key.pem -out plain.pem`, and put that in its place", file)
 	case b.Type == "CERTIFICATE":
 		return nil, fmt.Errorf("%s holds a certificate, not a private key", file)
 	case !strings.HasSuffix(b.Type, "PRIVATE KEY"):
@@ -225,6 +233,14 @@ func readRoots(file string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+// unjoin splits an errors.Join into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // certNames words what a certificate is for: its DNS names and

@@ -168,6 +168,7 @@ func TestCertChecks(t *testing.T) {
 	expired, expiredKey := makeCert(t, certSpec{names: []string{"example.org"}, notBefore: longAgo, notAfter: time.Date(2021, 6, 1, 12, 0, 0, 0, time.UTC)})
 	future, futureKey := makeCert(t, certSpec{names: []string{"example.org"}, notBefore: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), notAfter: farAhead})
 	caCert, caKey := makeCert(t, certSpec{notBefore: longAgo, notAfter: farAhead, ca: true})
+	expiredCA, expiredCAKey := makeCert(t, certSpec{notBefore: longAgo, notAfter: time.Date(2021, 6, 1, 12, 0, 0, 0, time.UTC), ca: true})
 	block, _ := pem.Decode(good)
 	kblock, _ := pem.Decode(goodKey)
 	legacyEncrypted := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00112233445566778899AABBCCDDEEFF"}, Bytes: kblock.Bytes})
@@ -184,7 +185,7 @@ func TestCertChecks(t *testing.T) {
 		{"good", withDomains, good, goodKey, "", []string{"https     certificate for example.org, www.example.org, valid until "}},
 		{"wildcard certificate", withDomains, wild, wildKey, "", nil},
 		{"older name, no domains", oldName, good, goodKey, "", []string{"https     note: set [web.tls] domains"}},
-		{"expires soon", oldName, soon, soonKey, "", []string{"https     warning: the certificate expires in 4 days"}},
+		{"expires soon", oldName, soon, soonKey, "", []string{"https     warning: the certificate expires in 5 days"}},
 		{"chain", withDomains, append(append([]byte{}, good...), caCert...), goodKey, "", nil},
 		{"other names", withDomains, soon, soonKey,
 			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem is for example.org, not for www.example.org ([web.tls] domains)", nil},
@@ -192,14 +193,18 @@ func TestCertChecks(t *testing.T) {
 			"DIR/appliance.toml:3:1: web.tls_dir: DIR/tls/cert.pem (example.org) expired on 2021-06-01T12:00:00Z", nil},
 		{"not yet valid", withDomains, future, futureKey,
 			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem (example.org) is not valid before 2099-01-01T00:00:00Z", nil},
+		{"expired, other names, CA first", withDomains, append(append([]byte{}, expiredCA...), caCert...), expiredCAKey,
+			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem starts with a CA's certificate (CN=test): put the server's own first, then its chain\n" +
+				"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem (subject CN=test, no DNS names) expired on 2021-06-01T12:00:00Z\n" +
+				"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem is for subject CN=test, no DNS names, not for example.org, www.example.org ([web.tls] domains)", nil},
 		{"mismatched key", withDomains, good, otherKey,
 			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/key.pem does not match the certificate in DIR/tls/cert.pem (example.org, www.example.org): they are not a pair", nil},
 		{"certificate in DER", withDomains, block.Bytes, goodKey,
-			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem is not a PEM file of certificates (-----BEGIN CERTIFICATE-----); convert DER with `openssl x509 -inform der -in FILE -out cert.pem`", nil},
+			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/cert.pem is not a PEM file of certificates (-----BEGIN CERTIFICATE-----); convert DER with `openssl x509 -inform der -in cert.der -out cert.pem`", nil},
 		{"key not PEM", withDomains, good, []byte("hello\n"),
 			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/key.pem is not a PEM file (-----BEGIN PRIVATE KEY-----)", nil},
 		{"encrypted key", withDomains, good, pkcs8Encrypted,
-			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/key.pem is encrypted with a passphrase, which nobody can type at boot: decrypt it with `openssl pkey -in key.pem -out key.pem`", nil},
+			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/key.pem is encrypted with a passphrase, which nobody can type at boot: decrypt it into another file, `openssl pkey -in key.pem -out plain.pem`, and put that in its place", nil},
 		{"encrypted legacy key", withDomains, good, legacyEncrypted,
 			"DIR/appliance.toml:4:1: web.tls.dir: DIR/tls/key.pem is encrypted with a passphrase", nil},
 		{"files swapped", withDomains, goodKey, good,
