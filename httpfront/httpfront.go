@@ -67,6 +67,9 @@ type Options struct {
 	StatTTL time.Duration
 	// onOpen, when set (tests), sees every file opened under a root.
 	onOpen func(*os.File)
+	// certStatus, when set (Server with ACME), adds an HTTPS section to
+	// the status page.
+	certStatus func() []CertStatus
 }
 
 // Front is the front end's handler for one spec. Close it when replaced.
@@ -179,6 +182,7 @@ func NewWithOptions(cfg spec.Front, opt Options) (*Front, error) {
 			f.Close()
 			return nil, err
 		}
+		f.status.https = opt.certStatus
 	}
 	return f, nil
 }

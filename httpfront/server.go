@@ -29,6 +29,7 @@ type Server struct {
 	bodyTimeout  time.Duration
 	servers      []*http.Server
 	fast         *fastServer // plain HTTP/1.1, handing off to servers[0]
+	auto         *autoTLS    // spec.ACME's certificates (acme.go), or nil
 }
 
 // ServerOptions are the Server's settings that do not come from the spec.
@@ -44,18 +45,34 @@ type ServerOptions struct {
 	// noLoops (tests) serves the fast path with a goroutine per
 	// connection only.
 	noLoops bool
+	// acme (tests) tunes automatic HTTPS.
+	acme acmeOptions
 }
 
 // NewServer builds the front end for cfg.
 func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
-	f, err := NewWithOptions(cfg, so.Options)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{
 		cfg: cfg, opt: so.Options,
 		writeTimeout: ms(cfg.WriteTimeoutMS, 30*time.Second),
 		bodyTimeout:  ms(cfg.ReadBodyTimeoutMS, 30*time.Second),
+	}
+	var err error
+	if cfg.ACME != nil {
+		logf := so.Logf
+		if logf == nil {
+			logf = log.Printf
+		}
+		if s.auto, err = newAutoTLS(*cfg.ACME, cfg.Listen, logf, so.acme); err != nil {
+			return nil, err
+		}
+		s.opt.certStatus = s.ACMEStatus
+	}
+	f, err := NewWithOptions(cfg, s.opt)
+	if err != nil {
+		if s.auto != nil {
+			s.auto.stop()
+		}
+		return nil, err
 	}
 	s.cur.Store(f)
 	if cfg.AccessLog != "off" {
@@ -83,6 +100,12 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 		})
 	}
 	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.auto != nil {
+		tc := s.auto.magic.TLSConfig() // GetCertificate, and acme-tls/1 for TLS-ALPN-01
+		tc.MinVersion = tls.VersionTLS12
+		tc.NextProtos = append([]string{"h2", "http/1.1"}, tc.NextProtos...)
+		s.servers[1].TLSConfig = tc
+	}
 	if !so.netHTTPOnly {
 		s.fast = newFastServer(s, s.servers[0])
 		s.fast.useLoops = !so.noLoops
@@ -105,12 +128,18 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // ServeTLS serves HTTPS (HTTP/2 and HTTP/1.1) on ln with the spec's
-// certificate until Shutdown.
+// certificate, or with ACME's (which it starts managing), until Shutdown.
 func (s *Server) ServeTLS(ln net.Listener) error {
-	if s.cfg.TLSCert == "" || s.cfg.TLSKey == "" {
+	certFile, keyFile := s.cfg.TLSCert, s.cfg.TLSKey
+	if s.auto != nil {
+		if err := s.auto.run(ln); err != nil {
+			return fmt.Errorf("serving HTTPS: %w", err)
+		}
+		certFile, keyFile = "", ""
+	} else if certFile == "" || keyFile == "" {
 		return errors.New("serving HTTPS: the spec has no tls_cert/tls_key")
 	}
-	if err := s.servers[1].ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.servers[1].ServeTLS(ln, certFile, keyFile); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving HTTPS: %w", err)
 	}
 	return nil
@@ -151,6 +180,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.log != nil {
 		s.log.close()
 	}
+	if s.auto != nil {
+		s.auto.stop()
+	}
 	return errors.Join(errs...)
 }
 
@@ -168,6 +200,14 @@ func (s *Server) acquire() *Front {
 // ServeHTTP applies per-request deadlines, routes through the current
 // front end and logs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.auto != nil {
+		if r.TLS == nil && s.auto.serveHTTP(w, r) {
+			return
+		}
+		if r.TLS != nil && s.auto.acme.HSTS != "" {
+			w.Header().Set("Strict-Transport-Security", s.auto.acme.HSTS)
+		}
+	}
 	f := s.acquire()
 	defer f.use.leave()
 	s.serve(f, f.route(r), w, r)
@@ -177,6 +217,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // from memory (routed.fromMemory); otherwise it reports false and writes
 // nothing.
 func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request) bool {
+	if s.auto != nil && s.auto.intercepts(r) {
+		return false
+	}
 	f := s.acquire()
 	defer f.use.leave()
 	rt := f.route(r)

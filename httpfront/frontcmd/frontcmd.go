@@ -75,14 +75,18 @@ func run(cfgPath, listen, tlsListen string, grace time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
+	// Both sockets are open before ACME starts: its challenges arrive on
+	// them (certmagic would otherwise bind the ports itself).
+	var tln net.Listener
+	if cfg.ACME != nil || (cfg.TLSCert != "" && cfg.TLSKey != "") {
+		if tln, err = net.Listen("tcp", cfg.TLSListen); err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.TLSListen, err)
+		}
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Printf("httpfront: listening on %s, serving %s", ln.Addr(), cfg.Root)
-	if cfg.TLSCert != "" && cfg.TLSKey != "" {
-		tln, err := net.Listen("tcp", cfg.TLSListen)
-		if err != nil {
-			return fmt.Errorf("listening on %s: %w", cfg.TLSListen, err)
-		}
+	if tln != nil {
 		go func() { errc <- srv.ServeTLS(tln) }()
 		log.Printf("httpfront: HTTPS on %s", tln.Addr())
 	}

@@ -1,0 +1,261 @@
+package httpfront
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+
+	"github.com/mkimage/mkimage/spec"
+)
+
+// acmeCacheCapacity bounds the certificates certmagic keeps in memory:
+// the front end manages a handful of names, a renewal briefly holds two.
+const acmeCacheCapacity = 16
+
+// acmeOptions are the tests' knobs for automatic HTTPS.
+type acmeOptions struct {
+	renewCheck    time.Duration // certmagic's maintenance period; default its own (10 min)
+	noHTTP01      bool
+	noTLSALPN01   bool
+	noARI         bool
+	logger        *zap.Logger // certmagic's own log; default none (events are logged by us)
+	windowRatio   float64     // renewal window as remaining:lifetime; default certmagic's 1/3
+	httpPortForCA int         // the port the CA's HTTP-01 validation reaches (default: Listen's)
+}
+
+// autoTLS obtains and renews the front end's certificates (spec.ACME)
+// with certmagic: its own Cache and Config, never certmagic.Default.
+type autoTLS struct {
+	acme   spec.ACME
+	magic  *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+	cache  *certmagic.Cache
+	logf   func(format string, args ...any)
+	check  time.Duration
+
+	start     sync.Once
+	stopped   sync.Once
+	cancel    context.CancelFunc
+	httpsPort string // of TLSListen, "" for 443: the redirect's target
+
+	mu    sync.Mutex
+	state map[string]*domainState
+}
+
+// domainState is what the CA last said about one domain.
+type domainState struct {
+	lastError   string
+	lastErrorAt time.Time
+	failures    int // consecutive
+}
+
+// newAutoTLS configures certmagic for a; listenHTTP is the front end's
+// plain HTTP address (the HTTP-01 challenge arrives there).
+func newAutoTLS(a spec.ACME, listenHTTP string, logf func(string, ...any), o acmeOptions) (*autoTLS, error) {
+	if len(a.Domains) == 0 || a.StorageDir == "" {
+		return nil, errors.New("acme: domains and storage_dir are required")
+	}
+	roots, err := loadRoots(a.CARoots)
+	if err != nil {
+		return nil, err
+	}
+	t := &autoTLS{acme: a, logf: logf, check: o.renewCheck, state: map[string]*domainState{}}
+	if t.check <= 0 {
+		t.check = certmagic.DefaultRenewCheckInterval
+	}
+	logger := o.logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	t.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return t.magic, nil },
+		RenewCheckInterval: t.check,
+		Capacity:           max(acmeCacheCapacity, 2*len(a.Domains)),
+		Logger:             logger,
+	})
+	t.magic = certmagic.New(t.cache, certmagic.Config{
+		Storage:            &certmagic.FileStorage{Path: a.StorageDir},
+		RenewalWindowRatio: o.windowRatio,
+		DisableARI:         o.noARI,
+		OnEvent:            t.onEvent,
+		Logger:             logger,
+	})
+	host, port := splitListen(listenHTTP)
+	if o.httpPortForCA != 0 {
+		port = o.httpPortForCA
+	}
+	t.issuer = certmagic.NewACMEIssuer(t.magic, certmagic.ACMEIssuer{
+		CA: a.CA, Email: a.Email, Agreed: true, TrustedRoots: roots,
+		DisableHTTPChallenge: o.noHTTP01, DisableTLSALPNChallenge: o.noTLSALPN01,
+		// The front end answers both challenges on its own listeners;
+		// certmagic finds these ports taken and leaves them to us.
+		ListenHost: host, AltHTTPPort: port,
+		Logger: logger,
+	})
+	t.magic.Issuers = []certmagic.Issuer{t.issuer}
+	return t, nil
+}
+
+func loadRoots(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("acme: reading the CA's roots: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("acme: no certificate in the CA's roots file %s", path)
+	}
+	return pool, nil
+}
+
+// splitListen returns the host and port of a listen address (":80" when
+// it has none).
+func splitListen(addr string) (string, int) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 80
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port == 0 {
+		port = 80
+	}
+	return host, port
+}
+
+// run starts managing the certificates, once, with the HTTPS listener
+// tln open: certificates in storage are loaded now, missing ones are
+// obtained in the background (retried with certmagic's back-off) while
+// the site keeps answering on plain HTTP.
+func (t *autoTLS) run(tln net.Listener) error {
+	var err error
+	t.start.Do(func() {
+		host, port := splitListen(tln.Addr().String())
+		if port != 443 {
+			t.httpsPort = strconv.Itoa(port)
+		}
+		t.issuer.ListenHost, t.issuer.AltTLSALPNPort = host, port
+		var ctx context.Context
+		ctx, t.cancel = context.WithCancel(context.Background())
+		if err = t.magic.ManageAsync(ctx, t.acme.Domains); err != nil {
+			err = fmt.Errorf("acme: managing certificates for %v: %w", t.acme.Domains, err)
+		}
+	})
+	return err
+}
+
+// stop ends certificate maintenance and any obtain in progress (once:
+// a second Shutdown is harmless).
+func (t *autoTLS) stop() {
+	t.stopped.Do(func() {
+		t.start.Do(func() {}) // no run after stop
+		if t.cancel != nil {
+			t.cancel()
+		}
+		t.cache.Stop()
+	})
+}
+
+// onEvent keeps the CA's last word per domain and logs one line per
+// outcome (certmagic's own log is off).
+func (t *autoTLS) onEvent(_ context.Context, event string, data map[string]any) error {
+	name, _ := data["identifier"].(string)
+	renewal, _ := data["renewal"].(bool)
+	what := "obtaining"
+	if renewal {
+		what = "renewing"
+	}
+	switch event {
+	case "cert_obtained":
+		t.mu.Lock()
+		t.state[name] = &domainState{}
+		t.mu.Unlock()
+		t.logf("httpfront: acme: %s the certificate for %s: done", what, name)
+	case "cert_failed":
+		err, _ := data["error"].(error)
+		msg := fmt.Sprint(err)
+		t.mu.Lock()
+		st := t.stateOf(name)
+		st.lastError, st.lastErrorAt = msg, time.Now()
+		st.failures++
+		t.mu.Unlock()
+		t.logf("httpfront: acme: %s the certificate for %s: %s", what, name, oneLine(msg))
+	}
+	return nil
+}
+
+// stateOf returns name's state; t.mu is held.
+func (t *autoTLS) stateOf(name string) *domainState {
+	st := t.state[name]
+	if st == nil {
+		st = &domainState{}
+		t.state[name] = st
+	}
+	return st
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// certFor returns the managed certificate served for host, if any.
+func (t *autoTLS) certFor(host string) (certmagic.Certificate, bool) {
+	for _, c := range t.cache.AllMatchingCertificates(host) {
+		if c.Leaf != nil && !c.Expired() {
+			return c, true
+		}
+	}
+	return certmagic.Certificate{}, false
+}
+
+// redirects reports whether a plain HTTP request for r's host is sent
+// to HTTPS: RedirectHTTP, not the ACME challenge, and a certificate
+// for the host exists (before it does, the site answers on HTTP).
+func (t *autoTLS) redirects(r *http.Request) bool {
+	if !t.acme.RedirectHTTP || certmagic.LooksLikeHTTPChallenge(r) {
+		return false
+	}
+	_, ok := t.certFor(hostOnly(r.Host))
+	return ok
+}
+
+// intercepts reports whether serveHTTP answers r (the fast path then
+// hands r to ServeHTTP instead of answering from memory).
+func (t *autoTLS) intercepts(r *http.Request) bool {
+	return certmagic.LooksLikeHTTPChallenge(r) || t.redirects(r)
+}
+
+// serveHTTP answers a plain HTTP request that is an ACME challenge or
+// is redirected to HTTPS; false means it wrote nothing.
+func (t *autoTLS) serveHTTP(w http.ResponseWriter, r *http.Request) bool {
+	if t.issuer.HandleHTTPChallenge(w, r) {
+		return true
+	}
+	if !t.redirects(r) {
+		return false
+	}
+	host := hostOnly(r.Host)
+	if t.httpsPort != "" {
+		host = net.JoinHostPort(host, t.httpsPort)
+	}
+	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
+	return true
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
