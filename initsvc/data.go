@@ -43,6 +43,7 @@ func setupData(con console, pools []spec.Pool) (disk string) {
 		con.step("data dirs", appDataDirs(pools, spec.LegacyAppDataDir), spec.AppDataRoot)
 	}
 	con.step("spool dir", makeSpoolDir(spec.FrontSpoolDir, spec.FrontUID), spec.FrontSpoolDir)
+	con.step("acme dir", makeACMEDir(spec.ACMEStorageDir, spec.FrontUID), spec.ACMEStorageDir)
 	return disk
 }
 

@@ -139,3 +139,14 @@ func makeSpoolDir(dir string, uid int) error {
 	}
 	return os.Chmod(dir, 0o700)
 }
+
+// makeACMEDir makes the front end's ACME state directory
+// (spec.ACMEStorageDir: certificates, their keys, the ACME account) on
+// /data, owned by the front end's user uid, mode 0700: kept across
+// reboots and updates, readable by nobody else. Its parent stays root's.
+func makeACMEDir(dir string, uid int) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("making the parent of %s: %w", dir, err)
+	}
+	return ownedDir(dir, uid)
+}
