@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,14 @@ func getHTTPS(t *testing.T, c *http.Client, domain string) (string, *http.Respon
 
 func haveCert(cs CertStatus) bool { return cs.HaveCert }
 
+var domainSeq atomic.Int64
+
+// testDomain is a name no earlier run in this process used: certmagic
+// keeps its renewal back-off per name process-wide (-count=2).
+func testDomain(prefix string) string {
+	return fmt.Sprintf("%s-%d.example.com", prefix, domainSeq.Add(1))
+}
+
 // TestACMEHTTP01 obtains a certificate from pebble with HTTP-01 (through
 // the front end's own HTTP listener), serves HTTPS with it, and serves it
 // again after a restart with the same storage while pebble is down.
@@ -68,7 +77,7 @@ func TestACMEHTTP01(t *testing.T) {
 	// pebble's TLS-ALPN-01 would reach a closed port: only HTTP-01 works.
 	p := startPebble(t, site.httpPort, freePort(t), 90*24*time.Hour)
 	roots := p.issuingRoots(t)
-	const domain = "h01.example.com"
+	domain := testDomain("h01")
 	start := time.Now()
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noTLSALPN01: true}, true)
 	cs := a.waitStatus(t, domain, 90*time.Second, haveCert)
@@ -100,7 +109,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	site := newAcmeSite(t)
 	// pebble's HTTP-01 would reach a closed port: only TLS-ALPN-01 works.
 	p := startPebble(t, freePort(t), site.tlsPort, 90*24*time.Hour)
-	const domain = "alpn.example.com"
+	domain := testDomain("alpn")
 	start := time.Now()
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noHTTP01: true}, true)
 	cs := a.waitStatus(t, domain, 90*time.Second, haveCert)
@@ -117,7 +126,7 @@ func TestACMERenewal(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 30*time.Second)
 	roots := p.issuingRoots(t)
-	const domain = "renew.example.com"
+	domain := testDomain("renew")
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{}, true)
 	first := a.waitStatus(t, domain, 90*time.Second, haveCert)
 	c := a.httpsClient(roots)
@@ -142,7 +151,7 @@ func TestACMERenewalCADown(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 30*time.Second)
 	roots := p.issuingRoots(t)
-	const domain = "down.example.com"
+	domain := testDomain("down")
 	// Without ARI the renewal is at a third of the lifetime left (20 s).
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noARI: true}, true)
 	first := a.waitStatus(t, domain, 90*time.Second, haveCert)
@@ -168,7 +177,7 @@ func TestACMERenewalCADown(t *testing.T) {
 func TestACMERedirect(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 90*24*time.Hour)
-	const domain = "redir.example.com"
+	domain := testDomain("redir")
 	acme := site.acme(p, domain)
 	acme.RedirectHTTP, acme.HSTS = true, "max-age=31536000"
 	cfg := acmeSpec(site.root, acme, site.httpPort, site.tlsPort)
