@@ -1,7 +1,10 @@
+//go:build !noacme
+
 package httpfront
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -259,3 +262,6 @@ func hostOnly(hostport string) string {
 	}
 	return strings.Trim(hostport, "[]")
 }
+
+// tlsConfig is certmagic's: GetCertificate, and acme-tls/1 for TLS-ALPN-01.
+func (t *autoTLS) tlsConfig() *tls.Config { return t.magic.TLSConfig() }

@@ -1,3 +1,5 @@
+//go:build !noacme
+
 package httpfront
 
 import (

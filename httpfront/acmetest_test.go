@@ -1,3 +1,5 @@
+//go:build !noacme
+
 package httpfront
 
 // Helpers for the ACME tests: pebble (Let's Encrypt's test CA, built from

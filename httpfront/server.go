@@ -101,7 +101,7 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 	}
 	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.auto != nil {
-		tc := s.auto.magic.TLSConfig() // GetCertificate, and acme-tls/1 for TLS-ALPN-01
+		tc := s.auto.tlsConfig()
 		tc.MinVersion = tls.VersionTLS12
 		tc.NextProtos = append([]string{"h2", "http/1.1"}, tc.NextProtos...)
 		s.servers[1].TLSConfig = tc

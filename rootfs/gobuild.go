@@ -26,6 +26,8 @@ type Program struct {
 	// Aliases are more paths in the image for the same program, symlinks
 	// to Target: a multi-call binary tells them apart by argv[0].
 	Aliases []string
+	// Tags are Go build tags for Package (what the image leaves out).
+	Tags []string
 }
 
 // buildGo cross-compiles p into dir and returns the output path. The go
@@ -33,8 +35,11 @@ type Program struct {
 // a second per program.
 func buildGo(ctx context.Context, p Program, goarch, dir string, env []string) (string, error) {
 	out := filepath.Join(dir, p.Name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -buildid=", "-o", out, p.Package)
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
+	if len(p.Tags) > 0 {
+		args = append(args, "-tags="+strings.Join(p.Tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, p.Package)...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(append(os.Environ(), env...), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	var stderr bytes.Buffer

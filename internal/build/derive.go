@@ -100,6 +100,7 @@ func derive(cfg *config.Config, b board.Board, src string) (plan, error) {
 		p.init.Services[0].Args = []string{"-config", spec.RuntimeFrontPath}
 	}
 	p.perms = derivePerms(cfg, p.init.Pools)
+	p.trimGuest()
 	return p, nil
 }
 
@@ -191,6 +192,17 @@ func deriveNetwork(n config.Network, boardTimeout string) []spec.Interface {
 		})
 	}
 	return out
+}
+
+// noACMETag leaves the ACME client (certmagic: 3 MB of a binary that
+// lives in RAM) out of /init when the front end has no use for it.
+const noACMETag = "noacme"
+
+// trimGuest builds /init without what the image's config does not use.
+func (p *plan) trimGuest() {
+	if p.front.ACME == nil {
+		p.programs[0].Tags = append(p.programs[0].Tags, noACMETag)
+	}
 }
 
 // addAlias names the multi-call /init (the plan's first program) at path

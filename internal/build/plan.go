@@ -59,6 +59,9 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 		if pr.Package != "" {
 			from = "Go package " + pr.Package + " (built for " + b.GOARCH + ")"
 		}
+		if len(pr.Tags) > 0 {
+			from += ", tags " + strings.Join(pr.Tags, ",")
+		}
 		fmt.Fprintf(w, "program   %-22s from %s\n", path.Join("/", pr.Target), from)
 		for _, a := range pr.Aliases {
 			fmt.Fprintf(w, "program   %-22s the same (-> %s)\n", a, path.Join("/", pr.Target))

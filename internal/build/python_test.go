@@ -76,3 +76,27 @@ python = "admin:app"
 		t.Errorf("programs checked in the packages: %v", p.debian.programs)
 	}
 }
+
+// /init leaves the ACME client out unless the config asks for ACME.
+func TestGuestTags(t *testing.T) {
+	for _, c := range []struct {
+		tls  string
+		tags []string
+	}{
+		{"", []string{"noacme"}},
+		{"[web.tls]\nacme = true\ndomains = [\"example.org\"]\n", nil},
+	} {
+		cfg, dir := testConfig(t, "board = \"qemu-x86_64\"\n[web]\nroot = \"www\"\n"+c.tls)
+		b, err := board.Lookup("qemu-x86_64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := derive(cfg, b, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.programs[0].Tags; !slices.Equal(got, c.tags) {
+			t.Errorf("config %q: /init built with tags %q, want %q", c.tls, got, c.tags)
+		}
+	}
+}
