@@ -1,7 +1,6 @@
 package docs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/u-root/u-root/pkg/cpio"
-
 	"github.com/mkimage/mkimage/httpfront"
 	"github.com/mkimage/mkimage/internal/config"
+	"github.com/mkimage/mkimage/internal/imagetest"
 	"github.com/mkimage/mkimage/internal/qemu"
 	"github.com/mkimage/mkimage/internal/testkit"
 	qemutests "github.com/mkimage/mkimage/qemu-tests"
@@ -104,35 +101,10 @@ func buildAppliance(t *testing.T, id string) *appliance {
 // readInitramfs returns the named files of a zstd-compressed cpio.
 func readInitramfs(t *testing.T, path string, names ...string) map[string][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec, err := zstd.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	raw, err := io.ReadAll(dec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := imagetest.Initramfs(t, path)
 	out := map[string][]byte{}
-	for _, r := range recs {
-		name := "/" + strings.TrimPrefix(r.Name, "/")
-		if slices.Contains(names, name) {
-			if out[name], err = io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize))); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for _, n := range names {
-		if out[n] == nil {
+		if out[n] = all[n]; out[n] == nil {
 			t.Fatalf("%s has no %s", path, n)
 		}
 	}

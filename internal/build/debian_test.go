@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/mkimage/mkimage/internal/debian"
+	"github.com/mkimage/mkimage/internal/imagetest"
 	"github.com/mkimage/mkimage/spec"
-	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // debianConfig asks for lz4 for the image and makes it an app's program.
@@ -121,31 +119,13 @@ func withKernel(t *testing.T, body string) string {
 	return strings.Replace(body, "KERNEL", k, 1)
 }
 
-// initramfsFiles reads a zstd-compressed cpio: name -> content.
+// initramfsFiles reads a zstd-compressed cpio: name (no leading /) ->
+// content.
 func initramfsFiles(t *testing.T, path string) map[string][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec, err := zstd.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	raw, err := io.ReadAll(dec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]byte{}
-	for _, r := range recs {
-		data, _ := io.ReadAll(io.NewSectionReader(r.ReaderAt, 0, int64(r.FileSize)))
-		out[strings.TrimPrefix(r.Name, "/")] = data
+	for name, data := range imagetest.Initramfs(t, path) {
+		out[strings.TrimPrefix(name, "/")] = data
 	}
 	return out
 }
