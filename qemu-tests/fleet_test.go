@@ -90,7 +90,7 @@ func TestUpdateFleet(t *testing.T) {
 		t.Fatalf("--status with three targets: exit %d, %d blocks", code, len(blocks))
 	}
 	for i, want := range []string{
-		"version   1.1.0 in slot b (committed slot: b)\nlast      1.1.0 (from 1.0.0) in slot b: committed",
+		"version   1.1.0 in slot b (committed slot: b)\nprevious  1.0.0 in the other slot (--rollback boots it)\nlast      1.1.0 (from 1.0.0) in slot b: committed",
 		"version   1.0.0 in slot a (committed slot: a)\nlast      1.1.0 (from 1.0.0) in slot b: rolled back at",
 		"version   1.0.0 in slot a (committed slot: a)\n",
 	} {
