@@ -4,10 +4,8 @@ package httpfront
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -183,7 +181,7 @@ func TestACMERedirect(t *testing.T) {
 	acme := site.acme(p, domain)
 	acme.RedirectHTTP, acme.HSTS = true, "max-age=31536000"
 	cfg := acmeSpec(site.root, acme, site.httpPort, site.tlsPort)
-	cfg.Status = spec.StatusPage{Path: "/.status", Socket: fakeInit(t), Allow: []string{"127.0.0.0/8"}}
+	cfg.Status = spec.StatusPage{Path: "/.status", Socket: fakeInitSock(t), Allow: []string{"127.0.0.0/8"}}
 	a := startAcmeFront(t, cfg, acmeOptions{}, false)
 	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string) *http.Response {
@@ -233,25 +231,4 @@ func checkStatusPage(t *testing.T, port int, domain string) {
 			t.Errorf("%s: %d, want %q and %s in:\n%s", path, resp.StatusCode, want, domain, body)
 		}
 	}
-}
-
-// fakeInit serves a minimal init report on a unix socket.
-func fakeInit(t *testing.T) string {
-	sock := filepath.Join(t.TempDir(), "status.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = json.NewEncoder(c).Encode(spec.Report{Hostname: "box"})
-			c.Close()
-		}
-	}()
-	return sock
 }

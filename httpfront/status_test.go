@@ -13,25 +13,39 @@ import (
 	"github.com/mkimage/mkimage/spec"
 )
 
-func TestStatusRoute(t *testing.T) {
+// fakeInit serves rep as init's report on a unix socket (closing the
+// listener is init going away).
+func fakeInit(t *testing.T, rep spec.Report) (string, net.Listener) {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "status.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			_ = json.NewEncoder(c).Encode(spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}},
-				Update: &spec.UpdateReport{Version: "1.1.0", Slot: "a", Previous: "1.0.0", Last: &spec.TrialResult{
-					Slot: "b", Version: "1.2.0", From: "1.1.0", Result: spec.TrialRolledBack, Reason: "the health check <b> failed", At: time.Unix(1700000000, 0).UTC()}}})
+			_ = json.NewEncoder(c).Encode(rep)
 			c.Close()
 		}
 	}()
+	return sock, ln
+}
+
+// fakeInitSock is fakeInit with a minimal report.
+func fakeInitSock(t *testing.T) string {
+	sock, _ := fakeInit(t, spec.Report{Hostname: "box"})
+	return sock
+}
+
+func TestStatusRoute(t *testing.T) {
+	sock, ln := fakeInit(t, spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}},
+		Update: &spec.UpdateReport{Version: "1.1.0", Slot: "a", Previous: "1.0.0", Last: &spec.TrialResult{
+			Slot: "b", Version: "1.2.0", From: "1.1.0", Result: spec.TrialRolledBack, Reason: "the health check <b> failed", At: time.Unix(1700000000, 0).UTC()}}})
 	root := t.TempDir()
 	f, err := New(spec.Front{Root: root, Status: spec.StatusPage{Path: "/.status", Socket: sock, Allow: []string{"10.0.2.2/32"}}})
 	if err != nil {
