@@ -101,7 +101,7 @@ var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Hostname}} status</title>
 <style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>
 <body><h1>{{.Hostname}}</h1>
-<p>up {{printf "%.0f" .UptimeSeconds}} s; memory {{.MemAvailMiB}} of {{.MemTotalMiB}} MiB available;
+<p>up {{printf "%.0f" .UptimeSeconds}} s; memory: {{.MemInUseMiB}} MiB in use of {{.MemTotalMiB}} MiB ({{.MemAvailMiB}} MiB available);
 {{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
 {{with .Update}}<h2>system</h2><p>version {{.Version}}{{with .Slot}} in slot {{.}}{{end}}{{if .Trial}}, on trial (not yet judged){{end}}{{with .Replaced}}; it replaced {{.}}{{end}}{{with .Previous}}; a rollback would boot {{.}}{{end}}{{with .Note}}; {{.}}{{end}}</p>
 {{with .Last}}<p>last update: {{.Version}} (from {{.From}}) in slot {{.Slot}}: {{.Result}} at {{.At.Format "2006-01-02 15:04:05 UTC"}}{{with .Reason}}: {{.}}{{end}}</p>{{end}}{{end}}

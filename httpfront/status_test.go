@@ -43,7 +43,7 @@ func fakeInitSock(t *testing.T) string {
 }
 
 func TestStatusRoute(t *testing.T) {
-	sock, ln := fakeInit(t, spec.Report{Hostname: "box", Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}},
+	sock, ln := fakeInit(t, spec.Report{Hostname: "box", MemTotalMiB: 64, MemAvailMiB: 49, MemInUseMiB: 14, Services: []spec.ServiceReport{{Name: "app.0", PID: 42, State: "ready", Restarts: 3}},
 		Update: &spec.UpdateReport{Version: "1.1.0", Slot: "a", Previous: "1.0.0", Last: &spec.TrialResult{
 			Slot: "b", Version: "1.2.0", From: "1.1.0", Result: spec.TrialRolledBack, Reason: "the health check <b> failed", At: time.Unix(1700000000, 0).UTC()}}})
 	root := t.TempDir()
@@ -59,6 +59,8 @@ func TestStatusRoute(t *testing.T) {
 	}{
 		{"/.status", "10.0.2.2:5555", 200, "<td>app.0</td><td>42</td><td>ready</td><td>3</td>"},
 		{"/.status", "10.0.2.2:5555", 200, `<a href=".status.json">`},
+		{"/.status", "10.0.2.2:5555", 200, "memory: 14 MiB in use of 64 MiB (49 MiB available)"},
+		{"/.status.json", "10.0.2.2:5555", 200, `"mem_in_use_mib": 14`},
 		{"/.status", "10.0.2.2:5555", 200, "version 1.1.0 in slot a; a rollback would boot 1.0.0"},
 		{"/.status", "10.0.2.2:5555", 200, "last update: 1.2.0 (from 1.1.0) in slot b: rolled back at 2023-11-14 22:13:20 UTC: the health check &lt;b&gt; failed"},
 		{"/.status.json", "10.0.2.2:5555", 200, `"previous": "1.0.0"`},

@@ -70,6 +70,7 @@ func (st *status) report() spec.Report {
 	total, _ := meminfo("/proc/meminfo", "MemTotal:")
 	avail, _ := meminfo("/proc/meminfo", "MemAvailable:")
 	r.MemTotalMiB, r.MemAvailMiB = total>>20, avail>>20
+	r.MemInUseMiB = inUseMiB(total, avail)
 	for name, p := range st.pools {
 		r.Pools = append(r.Pools, spec.PoolReport{Name: name, Settings: poolSettings(p.settings), Backends: p.backends})
 	}
@@ -92,6 +93,15 @@ func (st *status) report() spec.Report {
 		r.Services = append(r.Services, sr)
 	}
 	return r
+}
+
+// inUseMiB is the RAM in use, MemTotal - MemAvailable (bytes), rounded to
+// MiB; 0 when MemAvailable is unknown or above MemTotal.
+func inUseMiB(total, avail uint64) uint64 {
+	if avail == 0 || avail > total {
+		return 0
+	}
+	return (total - avail + 1<<19) >> 20
 }
 
 func procStatusInt(pid int, key string) int {

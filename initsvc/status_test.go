@@ -49,3 +49,21 @@ func TestStatusShowsNoLiveOutput(t *testing.T) {
 		t.Errorf("services %+v", rep.Services)
 	}
 }
+
+func TestInUseMiB(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		total, avail, want uint64
+	}{
+		{64 * mib, 50 * mib, 14},
+		{64 * mib, 50*mib + mib/2 + 1, 13}, // 13.49 rounds down
+		{64 * mib, 50*mib + mib/2, 14},     // 13.5 rounds up
+		{64 * mib, 64 * mib, 0},
+		{64 * mib, 0, 0},        // MemAvailable unknown
+		{64 * mib, 65 * mib, 0}, // nonsense
+	} {
+		if got := inUseMiB(c.total, c.avail); got != c.want {
+			t.Errorf("inUseMiB(%d, %d) = %d, want %d", c.total, c.avail, got, c.want)
+		}
+	}
+}

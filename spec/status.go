@@ -9,6 +9,7 @@ type Report struct {
 	UptimeSeconds float64         `json:"uptime_seconds"`
 	MemTotalMiB   uint64          `json:"mem_total_mib"`
 	MemAvailMiB   uint64          `json:"mem_available_mib"`
+	MemInUseMiB   uint64          `json:"mem_in_use_mib"` // MemTotal - MemAvailable, rounded
 	Facts         MachineFacts    `json:"facts"`
 	Pools         []PoolReport    `json:"pools"`
 	Services      []ServiceReport `json:"services"`
