@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mkimage/mkimage/internal/pebbletest"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -32,8 +33,8 @@ func newAcmeSite(t *testing.T) acmeSite {
 	return s
 }
 
-func (s acmeSite) acme(p *pebble, domain string) spec.ACME {
-	return spec.ACME{Domains: []string{domain}, Email: "ops@example.com", CA: p.dir, CARoots: p.roots, StorageDir: s.storage}
+func (s acmeSite) acme(p *pebbletest.Pebble, domain string) spec.ACME {
+	return spec.ACME{Domains: []string{domain}, Email: "ops@example.com", CA: p.Dir, CARoots: p.Roots, StorageDir: s.storage}
 }
 
 // getHTTPS fetches https://domain/ and checks it is the site over HTTP/2
@@ -76,15 +77,15 @@ func TestACMEHTTP01(t *testing.T) {
 	site := newAcmeSite(t)
 	// pebble's TLS-ALPN-01 would reach a closed port: only HTTP-01 works.
 	p := startPebble(t, site.httpPort, freePort(t), 90*24*time.Hour)
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	domain := testDomain("h01")
 	start := time.Now()
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noTLSALPN01: true}, true)
 	cs := a.waitStatus(t, domain, 90*time.Second, haveCert)
 	t.Logf("HTTP-01: first certificate after %v (not after %s)", time.Since(start).Round(time.Millisecond), cs.NotAfter)
 	serial, _ := getHTTPS(t, a.httpsClient(roots), domain)
-	if serial != cs.Serial || p.issued() != 1 {
-		t.Fatalf("served serial %s, status %s, pebble issued %d; want the same serial, one issued", serial, cs.Serial, p.issued())
+	if serial != cs.Serial || p.Issued() != 1 {
+		t.Fatalf("served serial %s, status %s, pebble issued %d; want the same serial, one issued", serial, cs.Serial, p.Issued())
 	}
 	if cs.LastError != "" || cs.NextRenewal.Before(cs.NotAfter.Add(-31*24*time.Hour)) {
 		t.Errorf("status %+v: want no error and a renewal about 30 days before expiry", cs)
@@ -92,7 +93,7 @@ func TestACMEHTTP01(t *testing.T) {
 
 	// Restart: the same storage, pebble gone.
 	a.stop()
-	p.stop()
+	p.Stop()
 	start = time.Now()
 	b := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noTLSALPN01: true}, true)
 	b.waitStatus(t, domain, 10*time.Second, haveCert)
@@ -114,7 +115,7 @@ func TestACMETLSALPN01(t *testing.T) {
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noHTTP01: true}, true)
 	cs := a.waitStatus(t, domain, 90*time.Second, haveCert)
 	t.Logf("TLS-ALPN-01: first certificate after %v", time.Since(start).Round(time.Millisecond))
-	if serial, _ := getHTTPS(t, a.httpsClient(p.issuingRoots(t)), domain); serial != cs.Serial {
+	if serial, _ := getHTTPS(t, a.httpsClient(p.IssuingRoots(t)), domain); serial != cs.Serial {
 		t.Fatalf("served serial %s, status says %s", serial, cs.Serial)
 	}
 }
@@ -125,7 +126,7 @@ func TestACMETLSALPN01(t *testing.T) {
 func TestACMERenewal(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 30*time.Second)
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	domain := testDomain("renew")
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{}, true)
 	first := a.waitStatus(t, domain, 90*time.Second, haveCert)
@@ -142,7 +143,7 @@ func TestACMERenewal(t *testing.T) {
 	if time.Until(first.NotAfter) < 0 {
 		t.Errorf("renewed only after the first certificate expired (%s)", first.NotAfter)
 	}
-	t.Logf("renewed %v before the first certificate's expiry; pebble issued %d", time.Until(first.NotAfter).Round(time.Second), p.issued())
+	t.Logf("renewed %v before the first certificate's expiry; pebble issued %d", time.Until(first.NotAfter).Round(time.Second), p.Issued())
 }
 
 // TestACMERenewalCADown: pebble is gone when the renewal comes; the old
@@ -150,12 +151,12 @@ func TestACMERenewal(t *testing.T) {
 func TestACMERenewalCADown(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 30*time.Second)
-	roots := p.issuingRoots(t)
+	roots := p.IssuingRoots(t)
 	domain := testDomain("down")
 	// Without ARI the renewal is at a third of the lifetime left (20 s).
 	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{noARI: true}, true)
 	first := a.waitStatus(t, domain, 90*time.Second, haveCert)
-	p.stop()
+	p.Stop()
 	failed := a.waitStatus(t, domain, 40*time.Second, func(cs CertStatus) bool { return cs.LastError != "" })
 	serial, _ := getHTTPS(t, a.httpsClient(roots), domain)
 	if serial != first.Serial || !failed.HaveCert {
@@ -209,7 +210,7 @@ func TestACMERedirect(t *testing.T) {
 	if resp := get("/.well-known/acme-challenge/nothing"); resp.StatusCode == 308 {
 		t.Errorf("the challenge path was redirected")
 	}
-	_, hresp := getHTTPS(t, a.httpsClient(p.issuingRoots(t)), domain)
+	_, hresp := getHTTPS(t, a.httpsClient(p.IssuingRoots(t)), domain)
 	if h := hresp.Header.Get("Strict-Transport-Security"); h != acme.HSTS {
 		t.Errorf("HTTPS: Strict-Transport-Security %q, want %q", h, acme.HSTS)
 	}

@@ -117,14 +117,20 @@ func powerOff(t *testing.T, g *Guest) {
 // disk, where init grows the data partition and its filesystem and the app
 // writes a note to $DATA_DIR; then, after power-off, the same disk under
 // OVMF (GRUB as BOOTX64.EFI, the same grub.cfg and slot), where the note
-// is still there. Both boot slot a, committed.
+// is still there. Both boot slot a, committed. The appliance has HTTPS
+// by ACME from pebble on the host (acme_test.go): the first boot obtains
+// the certificate and serves it; the second, with pebble gone, serves the
+// same certificate from /data.
 func TestDiskPC(t *testing.T) {
 	needQEMU(t)
-	img := boardImage(t, "qemu-x86_64", notesApp())
+	acme := startACMEPeer(t)
+	img := boardImage(t, "qemu-x86_64", notesApp()+acme.config())
 	disk := diskCopy(t, img)
+	index, err := os.ReadFile(filepath.Join(tool.Src, "examples", "appliance", "www", "index.html"))
+	must(t, err)
 
 	start := time.Now()
-	g := tool.Boot(t, "-boot", "bios", "-disk", disk, "-disk-size", "1G", img)
+	g := tool.Boot(t, append(acme.bootArgs(), "-boot", "bios", "-disk", disk, "-disk-size", "1G", img)...)
 	g.Console.Expect(t, regexp.MustCompile(`^init: data grow: ok vda5: partition 32 MiB to \d+ MiB`), qemu.Scaled(120*time.Second))
 	m := g.Console.Expect(t, dataLine, qemu.Scaled(30*time.Second))
 	// 1 GiB less the ESP (40 MiB) and two 80 MiB slots: about 820 MiB.
@@ -141,10 +147,12 @@ func TestDiskPC(t *testing.T) {
 	if n.Dir != "/data/apps/notes" || n.UID != 1000 || n.Note != msg || n.FSBytes < 780<<20 {
 		t.Errorf("note after PUT: %+v", n)
 	}
+	serial := acme.checkFirstBoot(t, g, index)
 	powerOff(t, g)
+	acme.p.Stop()
 
 	start = time.Now()
-	g = tool.Boot(t, "-boot", "uefi", "-disk", disk, img)
+	g = tool.Boot(t, append(acme.bootArgs(), "-boot", "uefi", "-disk", disk, img)...)
 	m = g.Console.Expect(t, dataLine, qemu.Scaled(120*time.Second))
 	if g.Console.Contains("init: data grow: ok") {
 		t.Error("the data partition grew again on the second boot")
@@ -160,6 +168,7 @@ func TestDiskPC(t *testing.T) {
 	if !g.Console.Contains("mkimage: booting slot a (committed)") {
 		t.Error("GRUB did not say it booted slot a, committed")
 	}
+	acme.checkFromStorage(t, g, serial)
 	powerOff(t, g)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"time"
 
@@ -21,7 +22,9 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 	accel := fs.String("accel", "", "kvm, tcg or auto (default: $MKIMAGE_ACCEL, else auto: KVM only if a probe boot works)")
 	mem := fs.Int("m", 0, "guest memory in MiB (default: the board's)")
 	smp := fs.Int("smp", 0, "guest CPUs (default: the board's)")
-	var extra stringList
+	httpsPort := fs.Int("https-port", 0, "127.0.0.1 port forwarded to the guest's HTTPS port, for images with [web.tls] (0: a free one)")
+	var extra, guestFwds stringList
+	fs.Var(&guestFwds, "guestfwd", "GUESTADDR:PORT=127.0.0.1:PORT (repeatable): the guest reaches a service on the host's loopback at GUESTADDR:PORT\n(e.g. a private ACME CA at 10.0.2.100:14000), each connection relayed by this program")
 	fs.Var(&extra, "qemu-arg", "extra QEMU argument (repeatable), e.g. -qemu-arg=-device -qemu-arg=...")
 	diskOpts := bootDiskFlags(fs)
 	if err := parse(fs, args); err != nil {
@@ -32,7 +35,10 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	opts := qemu.Options{
-		Accel: *accel, Memory: *mem, SMP: *smp, HostPort: *port, Console: out, ExtraArgs: extra,
+		Accel: *accel, Memory: *mem, SMP: *smp, HostPort: *port, HTTPSHostPort: *httpsPort, Console: out, ExtraArgs: extra,
+	}
+	if err := guestForwards(&opts, guestFwds); err != nil {
+		return err
 	}
 	if err := diskOpts(&opts); err != nil {
 		return err
@@ -42,6 +48,9 @@ func cmdBoot(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "mkimage: booting %s with %s; open %s (Ctrl-C powers the guest off)\n", dir, m.Accel, m.URL())
+	if m.HTTPSPort > 0 {
+		fmt.Fprintf(out, "mkimage: HTTPS on 127.0.0.1:%d (the certificate is for the image's domains: e.g. curl --resolve DOMAIN:%d:127.0.0.1 https://DOMAIN:%d/)\n", m.HTTPSPort, m.HTTPSPort, m.HTTPSPort)
+	}
 	switch mf, _ := manifest.Read(dir); {
 	case m.UpdatePort > 0:
 		fmt.Fprintf(out, "mkimage: updates: mkimage update %s --to 127.0.0.1:%d\n", dir, m.UpdatePort)
@@ -82,7 +91,7 @@ func bootDir(ctx context.Context, args []string, cfgPath, outDir string, out io.
 // first answers HTTP.
 func announceReady(ctx context.Context, m *qemu.Machine, out io.Writer) {
 	start := time.Now()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := &http.Client{Timeout: 2 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,3 +123,33 @@ type stringList []string
 
 func (s *stringList) String() string     { return fmt.Sprint(*s) }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// guestForwards adds -guestfwd's forwards to opts, relayed by this
+// program's "relay" command.
+func guestForwards(opts *qemu.Options, fwds []string) error {
+	for _, s := range fwds {
+		f, err := qemu.ParseGuestFwd(s)
+		if err != nil {
+			return fmt.Errorf("-guestfwd: %w", err)
+		}
+		opts.GuestFwds = append(opts.GuestFwds, f)
+	}
+	if len(opts.GuestFwds) == 0 {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("-guestfwd: finding this program to relay connections: %w", err)
+	}
+	opts.Relay = exe + " relay"
+	return nil
+}
+
+// cmdRelay is what QEMU runs for each guest connection of a -guestfwd:
+// it copies between stdin/stdout and the host's loopback address.
+func cmdRelay(_ context.Context, args []string, _ io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("relay takes one loopback address:port, got %d arguments", len(args))
+	}
+	return qemu.Relay(os.Stdin, os.Stdout, args[0])
+}

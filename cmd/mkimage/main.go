@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"version": cmdVersion,
 		"keygen":  cmdKeygen,
 		"update":  cmdUpdate,
+		"relay":   cmdRelay, // not in the usage: QEMU runs it for boot -guestfwd
 	}
 	fn, ok := cmds[args[0]]
 	if !ok {

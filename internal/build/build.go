@@ -160,6 +160,9 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		m.Version = u.Version
 		m.UpdatePort, _ = cfg.Update.ListenPort() // validated
 	}
+	if cfg.HTTPS() {
+		m.HTTPSPort = httpsPort(cfg)
+	}
 	for _, e := range res.Entries[:len(res.Entries)-len(debTrees)] { // the packages are in m.Debian
 		m.Contents = append(m.Contents, manifest.ContentsEntry{Path: e.Target, Bytes: e.Bytes})
 	}

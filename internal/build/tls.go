@@ -9,8 +9,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,4 +256,12 @@ func certNames(c *x509.Certificate) string {
 		return "subject " + c.Subject.String() + ", no DNS names"
 	}
 	return strings.Join(names, ", ")
+}
+
+// httpsPort is the front end's HTTPS port in the guest (listen's,
+// validated; 443 by default).
+func httpsPort(cfg *config.Config) int {
+	_, port, _ := net.SplitHostPort(cmp.Or(cfg.TLSListen(), ":443"))
+	n, _ := strconv.Atoi(port)
+	return n
 }

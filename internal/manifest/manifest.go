@@ -17,18 +17,20 @@ const Name = "manifest.json"
 
 // Manifest is manifest.json.
 type Manifest struct {
-	Board         string          `json:"board"`
-	Arch          string          `json:"arch"`
-	Kernel        File            `json:"kernel"`
-	Initramfs     File            `json:"initramfs"`
-	Cmdline       string          `json:"cmdline"`
-	Console       string          `json:"console"`
-	KernelVersion string          `json:"kernel_version"`
-	KernelSource  string          `json:"kernel_source"`
-	ToolVersion   string          `json:"tool_version"`
-	Hostname      string          `json:"hostname"`
-	HTTPPort      int             `json:"http_port"`
-	Contents      []ContentsEntry `json:"contents"`
+	Board         string `json:"board"`
+	Arch          string `json:"arch"`
+	Kernel        File   `json:"kernel"`
+	Initramfs     File   `json:"initramfs"`
+	Cmdline       string `json:"cmdline"`
+	Console       string `json:"console"`
+	KernelVersion string `json:"kernel_version"`
+	KernelSource  string `json:"kernel_source"`
+	ToolVersion   string `json:"tool_version"`
+	Hostname      string `json:"hostname"`
+	HTTPPort      int    `json:"http_port"`
+	// HTTPSPort is the front end's HTTPS port, when it serves HTTPS.
+	HTTPSPort int             `json:"https_port,omitempty"`
+	Contents  []ContentsEntry `json:"contents"`
 	// Debian are the Debian packages unpacked into the image, by name;
 	// Contents leaves them out.
 	Debian []DebianPackage `json:"debian,omitempty"`

@@ -36,6 +36,13 @@ type Options struct {
 	// 0 picks a free one. UpdateHostPort is the same for the update
 	// agent's port, for images that take updates.
 	HostPort, UpdateHostPort int
+	// HTTPSHostPort is the 127.0.0.1 port forwarded to the guest's HTTPS
+	// port, for images that serve HTTPS; 0 picks a free one.
+	HTTPSHostPort int
+	// GuestFwds let the guest reach services on the host's loopback,
+	// each connection relayed by the command line Relay (see GuestFwd).
+	GuestFwds []GuestFwd
+	Relay     string
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
 	// Boot is "direct" (default), "bios" or "uefi"; Disk, DiskSize and
@@ -56,12 +63,15 @@ type Machine struct {
 	// none: the image takes no updates, or the boot is direct, without
 	// slots).
 	UpdatePort int
-	Accel      string
-	qmpPath    string
-	tmp        string
-	done       chan struct{}
-	waitErr    error
-	stopOnce   sync.Once
+	// HTTPSPort is the 127.0.0.1 port forwarded to the guest's HTTPS port
+	// (0: the image serves no HTTPS).
+	HTTPSPort int
+	Accel     string
+	qmpPath   string
+	tmp       string
+	done      chan struct{}
+	waitErr   error
+	stopOnce  sync.Once
 }
 
 // TimeoutScale returns MKIMAGE_TIMEOUT_SCALE (default 1): every timeout
@@ -124,6 +134,12 @@ func Start(ctx context.Context, dir string, opts Options) (*Machine, error) {
 		}
 		fwd += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", mc.UpdatePort, m.UpdatePort)
 	}
+	more, err := mc.forwards(m, opts)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	fwd += more
 	if opts.boot, err = prepareBoot(b, m, dir, tmp, opts); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
