@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/boot.sh [N]: build the example appliance once, boot it N times (default 5) under QEMU and
-# print the median wall time from QEMU start to the first HTTP 200, plus the initramfs size.
+# print the median wall time from QEMU start to the first HTTP 200, plus the initramfs size and
+# the RAM in use (MemTotal - MemAvailable, from the status page's JSON) once the first boot has
+# idled 10 s after its first 200.
 # Then the same for the disk images: x86_64 under SeaBIOS and OVMF, aarch64 direct and under
 # AAVMF (BENCH_DISK=0 skips them; BENCH_DISK_N boots each, default 3).
 set -euo pipefail
@@ -14,6 +16,7 @@ t0=$(date +%s.%N)
 "$work/mkimage" build -c examples/appliance/appliance.toml -o "$work/out" >/dev/null
 t1=$(date +%s.%N)
 img="$work/out/qemu-x86_64"
+status=$(sed -n '/^\[web.status\]/,/^\[/ s/^path *= *"\(.*\)"/\1/p' examples/appliance/appliance.toml)
 times=()
 for i in $(seq "$N"); do
   log="$work/boot$i.log"
@@ -24,6 +27,10 @@ for i in $(seq "$N"); do
     sleep 0.1
   done
   t=$(grep -o 'answered 200 after [0-9.]*' "$log" | awk '{print $4}')
+  if [ -n "$t" ] && [ "$i" = 1 ]; then
+    sleep 10
+    curl -sf --max-time 5 "$(grep -o 'open http://[0-9.:]*/' "$log" | cut -c6-)${status#/}.json" >"$work/status.json" || true
+  fi
   kill -INT "$pid"; wait "$pid" || true
   [ -n "$t" ] || { echo "boot $i: no HTTP 200"; cat "$log"; exit 1; }
   accel=$(grep -o 'with [a-z]*;' "$log" | awk '{print $2}' | tr -d ';')
@@ -34,6 +41,13 @@ median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%
 size=$(stat -c %s "$img/initramfs.cpio.zst")
 printf 'median QEMU start -> first HTTP 200: %s s over %d boots\n' "$median" "$N"
 printf 'initramfs: %d bytes (%.2f MiB); build: %.1f s\n' "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"
+json() { grep -o "\"$1\": [0-9]*" "$work/status.json" | grep -o '[0-9]*$'; }
+if [ -s "$work/status.json" ]; then
+  printf 'idle RAM in use (direct boot, 10 s after its first 200): %s MiB of %s MiB (%s MiB available)\n' \
+    "$(json mem_in_use_mib)" "$(json mem_total_mib)" "$(json mem_available_mib)"
+else
+  echo "idle RAM in use: the status page ($status.json) did not answer"; exit 1
+fi
 
 # boot_median NAME N IMG [BOOT ARGS...]: median of N boots' "answered 200 after" times.
 boot_median() {
