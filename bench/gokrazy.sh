@@ -8,7 +8,7 @@
 # hostfwd port (ours: guest port 80, gokrazy's hello program: 8080). Prints each time, the
 # median of the per-round ratios ours/gokrazy per firmware, the sizes of both systems and the
 # RAM in use once ours is idle. When the config takes [kernel] build = "small", the small kernel
-# boots too, beside the default one.
+# boots too, beside the default one (BENCH_SMALL=0 leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -71,7 +71,7 @@ boot() {
 go build -o "$work/mkimage" ./cmd/mkimage
 "$work/mkimage" build -c examples/appliance/appliance.toml -o "$work/out" >/dev/null
 kinds=(default)
-if grep -rqs '"small"' internal/config; then
+if [ "${BENCH_SMALL:-1}" != 0 ] && grep -rqs '"small"' internal/config; then
   mkdir "$work/small"
   cp -r examples/appliance/. "$work/small/"
   printf '\n[kernel]\nbuild = "small"\n' >>"$work/small/appliance.toml"
