@@ -29,7 +29,7 @@ func TestHTTPSACME(t *testing.T) {
 		t.Fatalf("front spec without acme: %+v", a.front)
 	}
 	if !slices.Equal(acme.Domains, []string{"example.org", "www.example.org"}) || acme.Email != "ops@example.org" ||
-		acme.CA != "" || acme.CARoots != "" || acme.StorageDir != spec.ACMEStorageDir || !acme.RedirectHTTP || acme.HSTS != "" {
+		acme.CA != "" || acme.CARoots != "" || acme.StorageDir != spec.ACMEStorageDir || !a.front.RedirectHTTP || a.front.HSTS != "" {
 		t.Errorf("acme in the image: %+v", acme)
 	}
 	if a.front.Listen != ":80" || a.front.TLSCert != "" || a.front.TLSKey != "" {

@@ -47,10 +47,9 @@ type autoTLS struct {
 	logf   func(format string, args ...any)
 	check  time.Duration
 
-	start     sync.Once
-	stopped   sync.Once
-	cancel    context.CancelFunc
-	httpsPort string // of TLSListen, "" for 443: the redirect's target
+	start   sync.Once
+	stopped sync.Once
+	cancel  context.CancelFunc
 
 	mu    sync.Mutex
 	state map[string]*domainState
@@ -147,9 +146,6 @@ func (t *autoTLS) run(tln net.Listener) error {
 	var err error
 	t.start.Do(func() {
 		host, port := splitListen(tln.Addr().String())
-		if port != 443 {
-			t.httpsPort = strconv.Itoa(port)
-		}
 		t.issuer.ListenHost, t.issuer.AltTLSALPNPort = host, port
 		var ctx context.Context
 		ctx, t.cancel = context.WithCancel(context.Background())
@@ -222,45 +218,20 @@ func (t *autoTLS) certFor(host string) (certmagic.Certificate, bool) {
 	return certmagic.Certificate{}, false
 }
 
-// redirects reports whether a plain HTTP request for r's host is sent
-// to HTTPS: RedirectHTTP, not the ACME challenge, and a certificate
-// for the host exists (before it does, the site answers on HTTP).
-func (t *autoTLS) redirects(r *http.Request) bool {
-	if !t.acme.RedirectHTTP || certmagic.LooksLikeHTTPChallenge(r) {
-		return false
-	}
-	_, ok := t.certFor(hostOnly(r.Host))
+// covers reports whether a certificate for host is being served.
+func (t *autoTLS) covers(host string) bool {
+	_, ok := t.certFor(host)
 	return ok
 }
 
-// intercepts reports whether serveHTTP answers r (the fast path then
-// hands r to ServeHTTP instead of answering from memory).
-func (t *autoTLS) intercepts(r *http.Request) bool {
-	return certmagic.LooksLikeHTTPChallenge(r) || t.redirects(r)
-}
+// isChallenge reports whether r is an ACME HTTP-01 challenge, which
+// serveChallenge answers (the fast path hands it to ServeHTTP).
+func (t *autoTLS) isChallenge(r *http.Request) bool { return certmagic.LooksLikeHTTPChallenge(r) }
 
-// serveHTTP answers a plain HTTP request that is an ACME challenge or
-// is redirected to HTTPS; false means it wrote nothing.
-func (t *autoTLS) serveHTTP(w http.ResponseWriter, r *http.Request) bool {
-	if t.issuer.HandleHTTPChallenge(w, r) {
-		return true
-	}
-	if !t.redirects(r) {
-		return false
-	}
-	host := hostOnly(r.Host)
-	if t.httpsPort != "" {
-		host = net.JoinHostPort(host, t.httpsPort)
-	}
-	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
-	return true
-}
-
-func hostOnly(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
+// serveChallenge answers r if it is an HTTP-01 challenge of ours; false
+// means it wrote nothing.
+func (t *autoTLS) serveChallenge(w http.ResponseWriter, r *http.Request) bool {
+	return t.issuer.HandleHTTPChallenge(w, r)
 }
 
 // tlsConfig is certmagic's: GetCertificate, and acme-tls/1 for TLS-ALPN-01.

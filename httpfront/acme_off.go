@@ -24,9 +24,10 @@ func newAutoTLS(spec.ACME, string, func(string, ...any), acmeOptions) (*autoTLS,
 	return nil, errors.New("automatic HTTPS: this front end was built without ACME (its image's config has no [web.tls] acme)")
 }
 
-func (t *autoTLS) tlsConfig() *tls.Config                            { return nil }
-func (t *autoTLS) run(net.Listener) error                            { return nil }
-func (t *autoTLS) stop()                                             {}
-func (t *autoTLS) serveHTTP(http.ResponseWriter, *http.Request) bool { return false }
-func (t *autoTLS) intercepts(*http.Request) bool                     { return false }
-func (t *autoTLS) status(time.Time) []CertStatus                     { return nil }
+func (t *autoTLS) tlsConfig() *tls.Config                                 { return nil }
+func (t *autoTLS) run(net.Listener) error                                 { return nil }
+func (t *autoTLS) stop()                                                  {}
+func (t *autoTLS) serveChallenge(http.ResponseWriter, *http.Request) bool { return false }
+func (t *autoTLS) isChallenge(*http.Request) bool                         { return false }
+func (t *autoTLS) covers(string) bool                                     { return false }
+func (t *autoTLS) status(time.Time) []CertStatus                          { return nil }

@@ -179,9 +179,8 @@ func TestACMERedirect(t *testing.T) {
 	site := newAcmeSite(t)
 	p := startPebble(t, site.httpPort, site.tlsPort, 90*24*time.Hour)
 	domain := testDomain("redir")
-	acme := site.acme(p, domain)
-	acme.RedirectHTTP, acme.HSTS = true, "max-age=31536000"
-	cfg := acmeSpec(site.root, acme, site.httpPort, site.tlsPort)
+	cfg := acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort)
+	cfg.RedirectHTTP, cfg.HSTS = true, "max-age=31536000"
 	cfg.Status = spec.StatusPage{Path: "/.status", Socket: fakeInitSock(t), Allow: []string{"127.0.0.0/8"}}
 	a := startAcmeFront(t, cfg, acmeOptions{}, false)
 	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -211,8 +210,8 @@ func TestACMERedirect(t *testing.T) {
 		t.Errorf("the challenge path was redirected")
 	}
 	_, hresp := getHTTPS(t, a.httpsClient(p.IssuingRoots(t)), domain)
-	if h := hresp.Header.Get("Strict-Transport-Security"); h != acme.HSTS {
-		t.Errorf("HTTPS: Strict-Transport-Security %q, want %q", h, acme.HSTS)
+	if h := hresp.Header.Get("Strict-Transport-Security"); h != cfg.HSTS {
+		t.Errorf("HTTPS: Strict-Transport-Security %q, want %q", h, cfg.HSTS)
 	}
 	checkStatusPage(t, a.httpPort, domain)
 }

@@ -28,8 +28,10 @@ type Server struct {
 	writeTimeout time.Duration
 	bodyTimeout  time.Duration
 	servers      []*http.Server
-	fast         *fastServer // plain HTTP/1.1, handing off to servers[0]
-	auto         *autoTLS    // spec.ACME's certificates (acme.go), or nil
+	fast         *fastServer      // plain HTTP/1.1, handing off to servers[0]
+	auto         *autoTLS         // spec.ACME's certificates (acme.go), or nil
+	own          *tls.Certificate // the spec's certificate of one's own, or nil
+	https        *httpsPolicy     // redirect and HSTS, nil without HTTPS
 }
 
 // ServerOptions are the Server's settings that do not come from the spec.
@@ -66,6 +68,17 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 			return nil, err
 		}
 		s.opt.certStatus = s.ACMEStatus
+		s.https = &httpsPolicy{covers: s.auto.covers, challenge: s.auto.isChallenge}
+	} else if cfg.TLSCert != "" && cfg.TLSKey != "" {
+		c, err := ownCert(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, err
+		}
+		s.own = &c
+		s.https = &httpsPolicy{covers: coversHost(c)}
+	}
+	if s.https != nil {
+		s.https.redirect, s.https.hsts, s.https.httpsPort = cfg.RedirectHTTP, cfg.HSTS, tlsPort(cfg.TLSListen)
 	}
 	f, err := NewWithOptions(cfg, s.opt)
 	if err != nil {
@@ -99,10 +112,13 @@ func NewServer(cfg spec.Front, so ServerOptions) (*Server, error) {
 			ErrorLog:          errLog,
 		})
 	}
-	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	s.servers[1].TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: tls12Suites}
+	if s.own != nil {
+		s.servers[1].TLSConfig.Certificates = []tls.Certificate{*s.own}
+	}
 	if s.auto != nil {
 		tc := s.auto.tlsConfig()
-		tc.MinVersion = tls.VersionTLS12
+		tc.MinVersion, tc.CipherSuites = tls.VersionTLS12, tls12Suites
 		tc.NextProtos = append([]string{"h2", "http/1.1"}, tc.NextProtos...)
 		s.servers[1].TLSConfig = tc
 	}
@@ -130,16 +146,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeTLS serves HTTPS (HTTP/2 and HTTP/1.1) on ln with the spec's
 // certificate, or with ACME's (which it starts managing), until Shutdown.
 func (s *Server) ServeTLS(ln net.Listener) error {
-	certFile, keyFile := s.cfg.TLSCert, s.cfg.TLSKey
 	if s.auto != nil {
 		if err := s.auto.run(ln); err != nil {
 			return fmt.Errorf("serving HTTPS: %w", err)
 		}
-		certFile, keyFile = "", ""
-	} else if certFile == "" || keyFile == "" {
+	} else if s.own == nil {
 		return errors.New("serving HTTPS: the spec has no tls_cert/tls_key")
 	}
-	if err := s.servers[1].ServeTLS(ln, certFile, keyFile); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := s.servers[1].ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving HTTPS: %w", err)
 	}
 	return nil
@@ -200,13 +214,14 @@ func (s *Server) acquire() *Front {
 // ServeHTTP applies per-request deadlines, routes through the current
 // front end and logs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.auto != nil {
-		if r.TLS == nil && s.auto.serveHTTP(w, r) {
-			return
-		}
-		if r.TLS != nil && s.auto.acme.HSTS != "" {
-			w.Header().Set("Strict-Transport-Security", s.auto.acme.HSTS)
-		}
+	switch {
+	case r.TLS != nil:
+		s.https.markHTTPS(w)
+	case s.auto != nil && s.auto.serveChallenge(w, r):
+		return
+	case s.https.redirects(r):
+		s.https.sendToHTTPS(w, r)
+		return
 	}
 	f := s.acquire()
 	defer f.use.leave()
@@ -217,7 +232,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // from memory (routed.fromMemory); otherwise it reports false and writes
 // nothing.
 func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request) bool {
-	if s.auto != nil && s.auto.intercepts(r) {
+	if (s.auto != nil && s.auto.isChallenge(r)) || s.https.redirects(r) {
 		return false
 	}
 	f := s.acquire()

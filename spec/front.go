@@ -38,6 +38,14 @@ type Front struct {
 	TLSListen string `json:"tls_listen,omitempty"`
 	TLSCert   string `json:"tls_cert,omitempty"`
 	TLSKey    string `json:"tls_key,omitempty"`
+	// RedirectHTTP answers plain HTTP for a host the front end has a
+	// certificate for with a redirect to HTTPS (never the ACME
+	// challenge); other hosts, and every host before its certificate
+	// exists, are served on HTTP.
+	RedirectHTTP bool `json:"redirect_http,omitempty"`
+	// HSTS is a Strict-Transport-Security value for HTTPS answers ("":
+	// none), e.g. "max-age=31536000".
+	HSTS string `json:"hsts,omitempty"`
 	// ACME, when set, has the front end obtain and renew its certificates
 	// itself (HTTPS on TLSListen, and the HTTP-01 challenge on Listen).
 	ACME *ACME `json:"acme,omitempty"`
@@ -68,12 +76,6 @@ type ACME struct {
 	// StorageDir holds certificates, keys and the ACME account
 	// (ACMEStorageDir in the image: on /data, the front end's alone).
 	StorageDir string `json:"storage_dir"`
-	// RedirectHTTP answers plain HTTP with a redirect to HTTPS, except
-	// the ACME challenge.
-	RedirectHTTP bool `json:"redirect_http"`
-	// HSTS is a Strict-Transport-Security value for HTTPS answers ("":
-	// none), e.g. "max-age=31536000".
-	HSTS string `json:"hsts,omitempty"`
 }
 
 // ACMEStorageDir is where the front end keeps its ACME state: init makes

@@ -44,14 +44,13 @@ func frontTLS(cfg *config.Config, front *spec.Front) []rootfs.Tree {
 		return nil
 	}
 	front.TLSListen = cfg.TLSListen()
+	front.RedirectHTTP, front.HSTS = t.RedirectHTTPOn(), t.HSTS
 	if t.ACME {
 		front.ACME = &spec.ACME{
-			Domains:      append([]string(nil), t.Domains...),
-			Email:        t.Email,
-			CA:           t.CA,
-			StorageDir:   spec.ACMEStorageDir,
-			RedirectHTTP: t.RedirectHTTPOn(),
-			HSTS:         t.HSTS,
+			Domains:    append([]string(nil), t.Domains...),
+			Email:      t.Email,
+			CA:         t.CA,
+			StorageDir: spec.ACMEStorageDir,
 		}
 		if t.CARoots != "" {
 			front.ACME.CARoots = acmeRoots

@@ -93,10 +93,13 @@ hsts = "max-age=31536000"
 	want := &spec.ACME{
 		Domains: []string{"example.org", "www.example.org"}, Email: "ops@example.org",
 		CA: "https://pebble.test:14000/dir", CARoots: "/etc/mkimage/acme-ca-roots.pem",
-		StorageDir: "/data/mkimage/acme", RedirectHTTP: true, HSTS: "max-age=31536000",
+		StorageDir: "/data/mkimage/acme",
 	}
 	if !reflect.DeepEqual(p.front.ACME, want) {
 		t.Errorf("acme\n got %+v\nwant %+v", p.front.ACME, want)
+	}
+	if !p.front.RedirectHTTP || p.front.HSTS != "max-age=31536000" {
+		t.Errorf("redirect %v, hsts %q; want on, max-age=31536000", p.front.RedirectHTTP, p.front.HSTS)
 	}
 	if p.front.TLSCert != "" || p.front.TLSKey != "" || p.front.TLSListen != ":443" && p.front.TLSListen != "" {
 		t.Errorf("acme with a certificate of its own: %+v", p.front)
@@ -130,7 +133,7 @@ hsts = "max-age=31536000"
 	if p, err = derive(cfg, board.Board{}, dir); err != nil {
 		t.Fatal(err)
 	}
-	if a := p.front.ACME; a == nil || a.RedirectHTTP || a.CA != "" || a.CARoots != "" || p.front.TLSListen != ":8443" {
+	if a := p.front.ACME; a == nil || p.front.RedirectHTTP || a.CA != "" || a.CARoots != "" || p.front.TLSListen != ":8443" {
 		t.Errorf("acme %+v, listen %q", a, p.front.TLSListen)
 	}
 	if out := describeTLS(t, p); !strings.Contains(out, "https     acme for a.example from https://acme-v02.api.letsencrypt.org/directory (Let's Encrypt), on :8443") {

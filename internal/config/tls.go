@@ -48,11 +48,13 @@ type TLS struct {
 	// /etc/mkimage/acme-ca-roots.pem. Needs ca. Default: the system's roots.
 	CARoots string `toml:"ca_roots"`
 	// RedirectHTTP answers plain HTTP with a redirect to HTTPS, except the
-	// ACME challenge. ACME only. Default: true.
+	// ACME challenge, for the hosts a certificate covers (with acme, once
+	// it is obtained; with dir, the certificate's names). Default: true.
 	RedirectHTTP *bool `toml:"redirect_http"`
 	// HSTS is the Strict-Transport-Security header of HTTPS answers,
 	// "max-age=SECONDS" with optional "; includeSubDomains" and
-	// "; preload" (which needs includeSubDomains and a max-age of a year). ACME only. Default: none.
+	// "; preload" (which needs includeSubDomains and a max-age of a year).
+	// Default: none.
 	HSTS string `toml:"hsts"`
 	// Dir holds a certificate of one's own, cert.pem (the server's
 	// certificate first, then its chain) and key.pem (unencrypted),
@@ -149,9 +151,16 @@ func (c *Config) validateTLS() error {
 		seen[d] = true
 	}
 	if !t.ACME {
-		for key, set := range map[string]bool{"email": t.Email != "", "ca": t.CA != "", "ca_roots": t.CARoots != "", "redirect_http": t.RedirectHTTP != nil, "hsts": t.HSTS != ""} {
+		for key, set := range map[string]bool{"email": t.Email != "", "ca": t.CA != "", "ca_roots": t.CARoots != ""} {
 			if set {
 				add("web.tls."+key, "%s applies to acme = true only", key)
+			}
+		}
+	}
+	if !c.HTTPS() {
+		for key, set := range map[string]bool{"redirect_http": t.RedirectHTTP != nil, "hsts": t.HSTS != ""} {
+			if set {
+				add("web.tls."+key, "%s needs HTTPS: acme = true, or dir with a certificate of your own", key)
 			}
 		}
 	}

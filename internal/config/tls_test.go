@@ -75,8 +75,13 @@ hsts = "max-age=60"
 redirect_http = true
 `, []string{
 			`5:1: web.tls.email: email applies to acme = true only`,
-			`6:1: web.tls.hsts: hsts applies to acme = true only`,
-			`7:1: web.tls.redirect_http: redirect_http applies to acme = true only`,
+		}},
+		{"https keys without https", `[web.tls]
+hsts = "max-age=60"
+redirect_http = true
+`, []string{
+			`4:1: web.tls.hsts: hsts needs HTTPS: acme = true, or dir`,
+			`5:1: web.tls.redirect_http: redirect_http needs HTTPS`,
 		}},
 		{"domains alone", "[web.tls]\ndomains = [\"example.org\"]\n", []string{
 			`4:1: web.tls.domains: domains need acme = true, or dir`}},
