@@ -59,7 +59,8 @@ type autoTLS struct {
 type domainState struct {
 	lastError   string
 	lastErrorAt time.Time
-	failures    int // consecutive
+	reason      string // acmeReason's
+	failures    int    // consecutive
 }
 
 // newAutoTLS configures certmagic for a; listenHTTP is the front end's
@@ -188,7 +189,7 @@ func (t *autoTLS) onEvent(_ context.Context, event string, data map[string]any) 
 		msg := fmt.Sprint(err)
 		t.mu.Lock()
 		st := t.stateOf(name)
-		st.lastError, st.lastErrorAt = msg, time.Now()
+		st.lastError, st.lastErrorAt, st.reason = msg, time.Now(), acmeReason(err)
 		st.failures++
 		t.mu.Unlock()
 		t.logf("httpfront: acme: %s the certificate for %s: %s", what, name, oneLine(msg))

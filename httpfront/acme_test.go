@@ -162,7 +162,7 @@ func TestACMERenewalCADown(t *testing.T) {
 	if serial != first.Serial || !failed.HaveCert {
 		t.Fatalf("after a failed renewal: serving %s, want the old %s; status %+v", serial, first.Serial, failed)
 	}
-	if !strings.Contains(failed.LastError, "connection refused") || !failed.NextRenewal.After(failed.LastErrorAt) {
+	if !strings.Contains(failed.LastError, "connection refused") || !strings.Contains(failed.Reason, "cannot be reached") || !failed.NextRenewal.After(failed.LastErrorAt) {
 		t.Errorf("status %+v: want the CA's error and a later retry", failed)
 	}
 	time.Sleep(3 * time.Second)
@@ -230,5 +230,28 @@ func checkStatusPage(t *testing.T, port int, domain string) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) || !strings.Contains(string(body), domain) {
 			t.Errorf("%s: %d, want %q and %s in:\n%s", path, resp.StatusCode, want, domain, body)
 		}
+	}
+}
+
+// TestACMEChallengeUnreachable: the CA validates at ports where nothing
+// answers (as when a name's DNS points elsewhere or a firewall is
+// closed): the site stays on plain HTTP, and the status says why in the
+// user's words beside the CA's.
+func TestACMEChallengeUnreachable(t *testing.T) {
+	site := newAcmeSite(t)
+	p := startPebble(t, freePort(t), freePort(t), 90*24*time.Hour) // not the front end's ports
+	domain := testDomain("unreachable")
+	a := startAcmeFront(t, acmeSpec(site.root, site.acme(p, domain), site.httpPort, site.tlsPort), acmeOptions{}, true)
+	failed := a.waitStatus(t, domain, 90*time.Second, func(cs CertStatus) bool { return cs.LastError != "" })
+	if failed.HaveCert || !strings.Contains(failed.Reason, "could not verify the name here") || !strings.Contains(failed.LastError, "urn:ietf:params:acme:error:") {
+		t.Errorf("status %+v: want no certificate, the reason and pebble's problem document", failed)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", site.httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("plain HTTP without a certificate: %s, want 200", resp.Status)
 	}
 }

@@ -21,7 +21,7 @@ func (t *autoTLS) status(now time.Time) []CertStatus {
 		cs := CertStatus{Domain: d}
 		t.mu.Lock()
 		st := t.stateOf(d)
-		cs.LastError, cs.LastErrorAt = st.lastError, st.lastErrorAt
+		cs.LastError, cs.LastErrorAt, cs.Reason = st.lastError, st.lastErrorAt, st.reason
 		failures := st.failures
 		t.mu.Unlock()
 		var next time.Time

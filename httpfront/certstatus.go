@@ -13,6 +13,9 @@ type CertStatus struct {
 	// words, since the last success; LastErrorAt when it came.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Reason says what LastError means for the user (DNS not pointing
+	// here, the CA unreachable, rate limited, ...), "" when unknown.
+	Reason string `json:"reason,omitempty"`
 	// NextRenewal estimates the next attempt to obtain or renew: the
 	// start of the renewal window (ARI may move it earlier), after a
 	// failure certmagic's back-off (1, 2, 2, 5, 10 min, ...), rounded up

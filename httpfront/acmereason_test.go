@@ -1,0 +1,40 @@
+//go:build !noacme
+
+package httpfront
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/mholt/acmez/v3/acme"
+)
+
+func TestACMEReason(t *testing.T) {
+	problem := func(typ string) error {
+		return fmt.Errorf("[app.test] Obtain: solving challenge: %w", acme.Problem{Type: "urn:ietf:params:acme:error:" + typ, Detail: "the CA's words"})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // in the reason; "" for none
+	}{
+		{"rate limited", problem("rateLimited"), "rate limited"},
+		{"no DNS", problem("dns"), "finds no address"},
+		{"unreachable for the challenge", problem("connection"), "DNS does not point at this appliance, or ports 80 and 443"},
+		{"another server answered", problem("unauthorized"), "could not verify"},
+		{"subproblem", acme.Problem{Type: "urn:ietf:params:acme:error:malformed", Subproblems: []acme.Subproblem{{Problem: acme.Problem{Type: "urn:ietf:params:acme:error:caa"}}}}, "CAA"},
+		{"problem in words only", errors.New("HTTP 429 urn:ietf:params:acme:error:rateLimited - too many"), "rate limited"},
+		{"CA down", fmt.Errorf("fetching directory: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}), "cannot be reached"},
+		{"CA name unknown", fmt.Errorf("fetching directory: %w", &net.DNSError{Err: "no such host", Name: "acme.example"}), "cannot be reached"},
+		{"other", errors.New("account key rejected"), ""},
+		{"none", nil, ""},
+	} {
+		got := acmeReason(tc.err)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: reason %q, want one with %q", tc.name, got, tc.want)
+		}
+	}
+}
