@@ -7,8 +7,10 @@
 # A B A B for N rounds (default 2). Each time is QEMU's start to the first HTTP 200 on the
 # hostfwd port (ours: guest port 80, gokrazy's hello program: 8080). Prints each time, the
 # median of the per-round ratios ours/gokrazy per firmware, the sizes of both systems and the
-# RAM in use once ours is idle. When the config takes [kernel] build = "small", the small kernel
-# boots too, beside the default one (BENCH_SMALL=0 leaves it out).
+# RAM in use once ours is idle. When the config takes [kernel] build = "small", the small
+# kernel boots too, beside the default one (BENCH_SMALL=0 leaves it out).
+# Each round's line ends with the host's load average: gokrazy's boot sleeps (rootdelay=10)
+# where ours computes, so a loaded host moves the ratio against us.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -129,7 +131,7 @@ for fw in seabios ovmf; do
       line+=", ours ($k kernel) ${ts[$k]} s ($(awk -v a="${ts[$k]}" -v b="$T" 'BEGIN {printf "%.2fx", a / b}'))"
       ratios[$k]+="$(awk -v a="${ts[$k]}" -v b="$T" 'BEGIN {print a / b}') "
     done
-    echo "$line"
+    echo "$line; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     unset ts
   done
   for k in "${kinds[@]}"; do
