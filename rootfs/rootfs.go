@@ -8,6 +8,8 @@ package rootfs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -54,6 +56,9 @@ type Options struct {
 	WorkDir string
 	// GoEnv is added to the go command's environment (e.g. GOPROXY).
 	GoEnv []string
+	// Cache, when set, keeps linked Go programs and the compressed
+	// archive, so that a rebuild with nothing changed does neither again.
+	Cache *Cache
 }
 
 // Entry reports what one program or tree added to the image.
@@ -74,7 +79,7 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	var res Result
 	for _, p := range o.Programs {
 		img.from = "program " + p.Name
-		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir, o.GoEnv)
+		n, err := img.addProgram(ctx, p, o.GOARCH, o.WorkDir, o.GoEnv, o.Cache)
 		if err != nil {
 			return res, err
 		}
@@ -113,7 +118,29 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return res, err
 	}
 	res.CPIO = int64(len(raw))
-	return res, compress(w, raw)
+	return res, compressCached(w, raw, o.Cache)
+}
+
+// compressCached writes raw compressed to w, from the cache when the same
+// archive was compressed before.
+func compressCached(w io.Writer, raw []byte, cache *Cache) error {
+	sum := sha256.Sum256(raw)
+	key := "zst1-" + hex.EncodeToString(sum[:])
+	if p, ok := cache.Get(key); ok {
+		if data, err := os.ReadFile(p); err == nil {
+			_, err = w.Write(data)
+			return err
+		}
+	}
+	var buf bytes.Buffer
+	if err := compress(&buf, raw); err != nil {
+		return err
+	}
+	if err := cache.Put(key, buf.Bytes()); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 // image collects records by path; directories are created 0755 as needed.
@@ -132,11 +159,11 @@ func newImage() *image {
 
 // addProgram builds or copies one program; a prebuilt dynamic executable
 // brings its loader and shared libraries. It returns the bytes added.
-func (im *image) addProgram(ctx context.Context, p Program, goarch, work string, env []string) (int64, error) {
+func (im *image) addProgram(ctx context.Context, p Program, goarch, work string, env []string, cache *Cache) (int64, error) {
 	src := p.File
 	if p.Package != "" {
 		var err error
-		if src, err = buildGo(ctx, p, goarch, work, env); err != nil {
+		if src, err = buildGo(ctx, p, goarch, work, env, cache); err != nil {
 			return 0, err
 		}
 	}

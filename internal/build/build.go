@@ -141,7 +141,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, debTrees...), HostFiles: p.hostFiles,
 		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work, GoEnv: p.goEnv,
-		EndMarker: spec.InitramfsEndPath,
+		EndMarker: spec.InitramfsEndPath, Cache: buildCache(),
 	}, filepath.Join(dir, InitramfsFile))
 	if err != nil {
 		return nil, err
