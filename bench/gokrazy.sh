@@ -98,25 +98,22 @@ gk_kernel=$(mcopy -n -i "$work/gokrazy.img@@$((p1 * 512))" ::vmlinuz - | wc -c)
 gk_root=$(od -An -t u8 -j $((p2 * 512 + 40)) -N 8 "$work/gokrazy.img" | tr -d ' ')
 gk_used=$(du -B1 "$work/gokrazy.img" | cut -f1)
 gk_z=$(zstd -q -19 -c "$work/gokrazy.img" | wc -c)
-echo "sizes (kernel + root file system; disk image: used blocks of the sparse file, zstd -19):"
+echo "sizes (kernel + root file system; disk image: used blocks (du -B1), zstd -19 bytes):"
 for k in "${kinds[@]}"; do
   d="img_$k"; d=${!d}
   kb=$(stat -c %s "$d/kernel") ib=$(stat -c %s "$d/initramfs.cpio.zst")
-  used=$(du -B1 "$d/disk.img" | cut -f1) z=$(zstd -q -19 -c "$d/disk.img" | wc -c)
-  printf '  ours (%s kernel): kernel %s + initramfs %s = %s; disk.img %s used, %s zstd -19 (%s apparent)\n' \
-    "$k" "$(mib "$kb")" "$(mib "$ib")" "$(mib $((kb + ib)))" "$(mib "$used")" "$(mib "$z")" "$(mib "$(stat -c %s "$d/disk.img")")"
-  printf '    %.2fx gokrazy system, disk %.2fx used, %.2fx zstd\n' \
-    "$(echo "($kb+$ib)/($gk_kernel+$gk_root)" | bc -l)" "$(echo "$used/$gk_used" | bc -l)" "$(echo "$z/$gk_z" | bc -l)"
+  cp --sparse=always "$d/disk.img" "$work/$k.img" # the copy the boots use
+  used=$(du -B1 "$d/disk.img" | cut -f1) sparse=$(du -B1 "$work/$k.img" | cut -f1) z=$(zstd -q -19 -c "$d/disk.img" | wc -c)
+  printf '  ours (%s kernel): kernel %s + initramfs %s = %s; disk.img %s used as built, %s after cp --sparse=always, %s zstd -19 (%s apparent)\n' \
+    "$k" "$(mib "$kb")" "$(mib "$ib")" "$(mib $((kb + ib)))" "$(mib "$used")" "$(mib "$sparse")" "$(mib "$z")" "$(mib "$(stat -c %s "$d/disk.img")")"
+  printf '    %.2fx gokrazy system; disk %.2fx used as built, %.2fx sparse, %.2fx zstd\n' \
+    "$(echo "($kb+$ib)/($gk_kernel+$gk_root)" | bc -l)" "$(echo "$used/$gk_used" | bc -l)" "$(echo "$sparse/$gk_used" | bc -l)" "$(echo "$z/$gk_z" | bc -l)"
 done
-printf '  gokrazy: kernel %s + squashfs root %s = %s; image %s used, %s zstd -19 (%s apparent)\n' \
+printf '  gokrazy: kernel %s + squashfs root %s = %s; image %s used (zstd -d --sparse), %s zstd -19 (%s apparent)\n' \
   "$(mib "$gk_kernel")" "$(mib "$gk_root")" "$(mib $((gk_kernel + gk_root)))" "$(mib "$gk_used")" "$(mib "$gk_z")" "$(mib "$(stat -c %s "$work/gokrazy.img")")"
 
 # Boots: per firmware, N rounds of ours (each kernel) then gokrazy. The first SeaBIOS round
 # also reads our status page after 10 s of idling, for the RAM in use.
-for k in "${kinds[@]}"; do
-  d="img_$k"
-  cp --sparse=always "${!d}/disk.img" "$work/$k.img"
-done
 for fw in seabios ovmf; do
   declare -A ratios=()
   for r in $(seq "$N"); do
