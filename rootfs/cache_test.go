@@ -88,7 +88,10 @@ func TestGoKey(t *testing.T) {
 		what string
 		do   func() string
 	}{
-		{"main.go edited", func() string { write("main.go", "package main\n\nimport _ \"embed\"\n\n//go:embed page.txt\nvar page string\n\nfunc main() { print(page) }\n"); return key(flags...) }},
+		{"main.go edited", func() string {
+			write("main.go", "package main\n\nimport _ \"embed\"\n\n//go:embed page.txt\nvar page string\n\nfunc main() { print(page) }\n")
+			return key(flags...)
+		}},
 		{"the embedded file touched", func() string {
 			os.Chtimes(filepath.Join(dir, "page.txt"), later, later)
 			return key(flags...)

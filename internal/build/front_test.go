@@ -31,7 +31,7 @@ host = "^a$"
 		ReadHeaderTimeoutMS: 5000, MaxBodyBytes: 1000000,
 		CacheControl: []spec.CacheRule{{Prefix: "/img", Value: "max-age=60"}},
 		Aliases:      []spec.Alias{{Prefix: "/img", Dir: "/srv/alias/0", Host: "^a$"}},
-		TLSCert:      "/etc/mkimage/tls/cert.pem", TLSKey: "/etc/mkimage/tls/key.pem",
+		TLSCert:      "/etc/mkimage/tls/cert.pem", TLSKey: "/etc/mkimage/tls/key.pem", RedirectHTTP: true,
 		FastCGI: spec.FastCGI{ResponseTimeoutMS: 90000, KeepConn: "off"},
 		TempDir: "/data/spool",
 	}
