@@ -70,7 +70,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) (*manifest.Manif
 		return nil, "", err
 	}
 	t := time.Now()
-	k, err := kernel.Resolve(ctx, b, kernel.Local{Path: cfg.Resolve(cfg.Kernel.Path), Modules: cfg.Resolve(cfg.Kernel.Modules)}, tree.Dir, opts.Progress)
+	if err := kernel.CheckBuild(b, cfg.Kernel.Build); err != nil {
+		return nil, "", cfg.Errorf("kernel.build", "%v", err)
+	}
+	loc := kernel.Local{Path: cfg.Resolve(cfg.Kernel.Path), Modules: cfg.Resolve(cfg.Kernel.Modules), Build: cfg.Kernel.Build}
+	k, err := kernel.Resolve(ctx, b, loc, tree.Dir, opts.Progress)
 	if err != nil {
 		return nil, "", err
 	}

@@ -45,10 +45,14 @@ type Config struct {
 	pos positions
 }
 
-// Kernel overrides the board's default kernel with a local file.
+// Kernel overrides the board's default kernel with a local file or one the
+// build makes.
 type Kernel struct {
 	// Path is a kernel image (bzImage, vmlinux or arm64 Image).
 	Path string `toml:"path"`
+	// Build is "small": the build makes the small kernel from Debian's
+	// linux-source (package internal/kernel/small), for the QEMU boards.
+	Build string `toml:"build"`
 	// Modules is the kernel's modules directory (lib/modules/VERSION);
 	// optional when the kernel has its drivers built in.
 	Modules string `toml:"modules"`

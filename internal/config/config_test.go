@@ -110,6 +110,8 @@ func TestLoadBad(t *testing.T) {
 		{"relative file", "[web]\nroot = \"www\"\n[[app]]\nname = \"a\"\nprefix = \"/a\"\nprogram = \"x\"\nfiles = [\"etc/x\"]\n", []string{":7:1:", "app.0.files", "absolute"}},
 		{"kernel missing", "[kernel]\npath = \"nope\"\n[web]\nroot = \"www\"\n", []string{":2:1:", "kernel.path", "not a readable file"}},
 		{"modules without kernel", "[kernel]\nmodules = \"www\"\n[web]\nroot = \"www\"\n", []string{":2:1:", "kernel.modules"}},
+		{"kernel build unknown", "[kernel]\nbuild = \"tiny\"\n[web]\nroot = \"www\"\n", []string{":2:1:", "kernel.build", `unknown kernel build "tiny"`}},
+		{"kernel build and path", "[kernel]\npath = \"www\"\nbuild = \"small\"\n[web]\nroot = \"www\"\n", []string{":3:1:", "kernel.build", "keep one"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -114,6 +114,12 @@ func (c *Config) validateKernel() error {
 	if strings.ContainsAny(k.Cmdline, "\"$\\`") {
 		errs = append(errs, c.errf("kernel.cmdline", "%q: the boot loader's config cannot hold \" $ \\ or `", k.Cmdline))
 	}
+	switch {
+	case k.Build != "" && k.Build != "small":
+		errs = append(errs, c.errf("kernel.build", "unknown kernel build %q: the one there is is \"small\"", k.Build))
+	case k.Build != "" && k.Path != "":
+		errs = append(errs, c.errf("kernel.build", "build and path both choose the kernel: keep one"))
+	}
 	if k.Path != "" {
 		if st, err := os.Stat(c.Resolve(k.Path)); err != nil || !st.Mode().IsRegular() {
 			errs = append(errs, c.errf("kernel.path", "kernel %s is not a readable file", c.Resolve(k.Path)))

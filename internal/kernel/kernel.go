@@ -1,5 +1,6 @@
 // Package kernel resolves the kernel an image boots: the board's Go module
-// (fetched by the go command, pinned by go.sum) or a local file.
+// (fetched by the go command, pinned by go.sum), a local file, or the
+// small kernel built from Debian's kernel source (package small).
 package kernel
 
 import (
@@ -23,17 +24,22 @@ type Kernel struct {
 	Source  string // module path or file path
 }
 
-// Local describes a kernel given in the config.
+// Local describes a kernel given in the config: a file (Path, Modules) or
+// one to build (Build: BuildSmall).
 type Local struct {
 	Path, Modules string
+	Build         string
 }
 
-// Resolve returns the kernel for b: local when loc.Path is set, else the
-// board's module, downloaded into the module cache by the go command run in
+// Resolve returns the kernel for b: local when loc.Path is set, the small
+// kernel when loc.Build says so, else the board's module, downloaded into the module cache by the go command run in
 // the tool's source tree src.
 func Resolve(ctx context.Context, b board.Board, loc Local, src string, progress io.Writer) (Kernel, error) {
 	if loc.Path != "" {
 		return Kernel{Path: loc.Path, Modules: loc.Modules, Version: "local", Source: loc.Path}, nil
+	}
+	if loc.Build != "" {
+		return buildSmall(ctx, b, progress)
 	}
 	ks := b.Kernel
 	dir, version, err := ModuleDir(ctx, ks.Module, src, progress)

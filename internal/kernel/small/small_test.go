@@ -1,0 +1,102 @@
+package small
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckConfig(t *testing.T) {
+	config := "CONFIG_A=y\nCONFIG_NR_CPUS=8\n# CONFIG_B is not set\n"
+	for _, tc := range []struct {
+		name, fragment, want string
+	}{
+		{"all there", "# comment\nCONFIG_A=y\n\nCONFIG_NR_CPUS=8\n", ""},
+		{"dropped", "CONFIG_A=y\nCONFIG_B=y\n", "CONFIG_B=y"},
+		{"other value", "CONFIG_NR_CPUS=4\n", "CONFIG_NR_CPUS=4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkConfig(tc.fragment, config)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("checkConfig = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestFragments: every line of the embedded fragments is a comment or a
+// CONFIG_X=value, and no option is given twice.
+func TestFragments(t *testing.T) {
+	line := regexp.MustCompile(`^CONFIG_[A-Z0-9_]+=(y|[0-9]+)$`)
+	for _, a := range arches {
+		seen := map[string]bool{}
+		for i, l := range strings.Split(a.Fragment, "\n") {
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			if !line.MatchString(l) {
+				t.Errorf("%s fragment line %d: %q", a.GOARCH, i+1, l)
+			}
+			name, _, _ := strings.Cut(l, "=")
+			if seen[name] {
+				t.Errorf("%s fragment: %s twice", a.GOARCH, name)
+			}
+			seen[name] = true
+		}
+		if len(seen) < 20 {
+			t.Errorf("%s fragment has %d options", a.GOARCH, len(seen))
+		}
+	}
+}
+
+func TestFindSource(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := FindSource(dir); err == nil || !strings.Contains(err.Error(), "apt-get install linux-source") {
+		t.Errorf("empty dir: %v, want the package to install", err)
+	}
+	for _, n := range []string{"linux-source-6.9.tar.xz", "linux-source-6.10.tar.xz", "linux-source-5.15.tar.xz"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := FindSource(dir)
+	if err != nil || s.Name != "linux-source-6.10" || s.Size != int64(len("linux-source-6.10.tar.xz")) {
+		t.Errorf("FindSource = %+v, %v; want linux-source-6.10", s, err)
+	}
+}
+
+func TestCacheName(t *testing.T) {
+	src := Source{Name: "linux-source-6.1", Version: "6.1.1-1", Size: 1, MTime: time.Unix(1, 0)}
+	amd, _ := ForGOARCH("amd64")
+	arm, _ := ForGOARCH("arm64")
+	base := cacheName(amd, src)
+	if !strings.HasPrefix(base, "amd64-linux-source-6.1-") || base != cacheName(amd, src) {
+		t.Errorf("cacheName = %s (not stable, or not named by arch and source)", base)
+	}
+	newer := src
+	newer.Version = "6.1.1-2"
+	changed := amd
+	changed.Fragment += "CONFIG_X=y\n"
+	for name, got := range map[string]string{
+		"arch": cacheName(arm, src), "source": cacheName(amd, newer), "fragment": cacheName(changed, src),
+	} {
+		if got == base {
+			t.Errorf("another %s gives the same cache name %s", name, got)
+		}
+	}
+	if _, err := ForGOARCH("riscv64"); err == nil {
+		t.Error("ForGOARCH(riscv64) succeeded")
+	}
+}
+
+func TestBuildEnvFixed(t *testing.T) {
+	env := strings.Join(buildEnv(Source{MTime: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}), "\n")
+	for _, want := range []string{"KBUILD_BUILD_TIMESTAMP=Thu Jan 2 03:04:05 UTC 2025", "KBUILD_BUILD_USER=", "KBUILD_BUILD_HOST=", "KBUILD_BUILD_VERSION="} {
+		if !strings.Contains(env, want) {
+			t.Errorf("build env lacks %s:\n%s", want, env)
+		}
+	}
+}
