@@ -155,6 +155,14 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	if err := ctx.Err(); err != nil {
 		return Layout{}, err
 	}
+	if err := sparsify(file); err != nil {
+		return Layout{}, err
+	}
+	if sys != nil {
+		if err := sparsify(s.SlotImage); err != nil {
+			return Layout{}, err
+		}
+	}
 	for _, f := range files {
 		lay.BootFiles = append(lay.BootFiles, BootFile{Path: f.path, Size: int64(len(f.data))})
 	}
