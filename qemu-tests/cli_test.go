@@ -2,6 +2,9 @@ package qemutests
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -50,6 +53,45 @@ func TestBuildReproducible(t *testing.T) {
 	}
 	if sums[0] == sums[2] {
 		t.Errorf("SOURCE_DATE_EPOCH did not change the initramfs")
+	}
+	checkRebuild(t, sums[0])
+}
+
+// checkRebuild: builds of the example into one directory, with nothing
+// changed, keep the disk image, unless it was written to since (as a boot
+// in place does); every time the files are the ones a build without the
+// build cache makes (want: the initramfs and disk hashes).
+func checkRebuild(t *testing.T, want string) {
+	out := filepath.Join(t.TempDir(), "out")
+	img := filepath.Join(out, "qemu-x86_64")
+	for i, step := range []struct {
+		env  []string
+		say  string
+		edit func()
+	}{
+		{[]string{"MKIMAGE_BUILD_CACHE=off"}, "disk.img written", nil},
+		{nil, "disk.img unchanged, kept from the last build", nil},
+		{nil, "disk.img written", func() {
+			f, err := os.OpenFile(filepath.Join(img, "disk.img"), os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.WriteAt([]byte("booted"), 230<<20) // the data partition
+			must(t, errors.Join(err, f.Close()))
+		}},
+	} {
+		if step.edit != nil {
+			step.edit()
+		}
+		msg, code := run(t, append(step.env, "SOURCE_DATE_EPOCH=1700000000"), "build", "-c", exampleConfig(), "-o", out)
+		if code != 0 || !strings.Contains(msg, step.say) {
+			t.Fatalf("rebuild %d: exit %d, want %q:\n%s", i, code, step.say, msg)
+		}
+		m, err := manifest.Read(img)
+		must(t, err)
+		data, err := os.ReadFile(filepath.Join(img, "disk.img"))
+		must(t, err)
+		if got := m.Initramfs.SHA256 + " " + m.Disk.SHA256; got != want || fmt.Sprintf("%x", sha256.Sum256(data)) != m.Disk.SHA256 {
+			t.Errorf("rebuild %d: %s, disk.img's bytes %x; want %s", i, got, sha256.Sum256(data), want)
+		}
 	}
 }
 

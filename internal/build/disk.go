@@ -55,7 +55,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 		return nil
 	}
 	t := time.Now()
-	say("disk     writing %s (%s)", DiskFile, b.Disk.Layout)
+	say("disk     making %s (%s)", DiskFile, b.Disk.Layout)
 	s := disk.Spec{
 		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
 		Cmdline:   m.Cmdline + " " + spec.DataCmdline,
@@ -79,27 +79,27 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)
 		}
 	}
-	lay, err := disk.Write(ctx, filepath.Join(dir, DiskFile), s)
-	if err != nil {
-		return err
-	}
-	f, err := manifest.Describe(dir, DiskFile)
-	if err != nil {
-		return err
-	}
-	m.Disk = &manifest.Disk{File: f, Cmdline: s.Cmdline, DiskLayout: lay}
-	if s.SlotImage != "" {
-		sf, err := manifest.Describe(dir, disk.SlotFile)
-		if err != nil {
+	key, keyErr := diskKey(s, m)
+	kept := keyErr == nil && reuseDisk(filepath.Join(opts.OutDir, b.Name), dir, key, m)
+	if !kept {
+		if err := newDisk(ctx, s, dir, m); err != nil {
 			return err
 		}
-		m.Slot = &sf
+		if keyErr == nil {
+			if err := writeStamp(dir, key, m); err != nil {
+				return err
+			}
+		}
 	}
 	var parts []string
-	for _, p := range lay.Partitions {
+	for _, p := range m.Disk.Partitions {
 		parts = append(parts, fmt.Sprintf("%s %d MiB", p.Name, p.Size>>20))
 	}
-	say("disk     %s %s: %s (%v)", lay.Table, DiskFile, strings.Join(parts, ", "), time.Since(t).Round(time.Millisecond))
+	what := "written"
+	if kept {
+		what = "unchanged, kept from the last build"
+	}
+	say("disk     %s %s %s: %s (%v)", m.Disk.Table, DiskFile, what, strings.Join(parts, ", "), time.Since(t).Round(time.Millisecond))
 	for _, format := range opts.DiskFormats {
 		t := time.Now()
 		name, err := encodeDisk(ctx, dir, format)
@@ -125,4 +125,26 @@ func diskSeed(cfg *config.Config, b board.Board) []byte {
 	h.Write([]byte{0})
 	h.Write([]byte(b.Name))
 	return h.Sum(nil)
+}
+
+// newDisk writes the disk image (and slot image) into dir and describes
+// them in m.
+func newDisk(ctx context.Context, s disk.Spec, dir string, m *manifest.Manifest) error {
+	lay, err := disk.Write(ctx, filepath.Join(dir, DiskFile), s)
+	if err != nil {
+		return err
+	}
+	f, err := manifest.Describe(dir, DiskFile)
+	if err != nil {
+		return err
+	}
+	m.Disk = &manifest.Disk{File: f, Cmdline: s.Cmdline, DiskLayout: lay}
+	if s.SlotImage != "" {
+		sf, err := manifest.Describe(dir, disk.SlotFile)
+		if err != nil {
+			return err
+		}
+		m.Slot = &sf
+	}
+	return nil
 }
