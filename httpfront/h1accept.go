@@ -93,9 +93,7 @@ const acceptBatch = 32
 // accept takes the connections ready on ll and serves each at once.
 func (l *evLoop) accept(ll *loopListener) {
 	for range acceptBatch {
-		// syscall's Accept4, not x/sys/unix's: that one asks each
-		// socket's protocol (for L2TP) with one more call.
-		nfd, sa, err := syscall.Accept4(ll.fd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		nfd, raddr, err := rawAccept4(ll.fd)
 		switch {
 		case err == syscall.EAGAIN:
 			return
@@ -110,15 +108,15 @@ func (l *evLoop) accept(ll *loopListener) {
 		}
 		l.backoff.reset()
 		l.handled++ // a connection served counts as an event (yieldEvery)
-		l.adopt(nfd, sa, ll)
+		l.adopt(nfd, raddr, ll)
 	}
 }
 
 // adopt serves a connection just accepted: its request is usually there
 // already, so it is read before the socket joins the epoll set, which a
 // connection answered and closed at once never does.
-func (l *evLoop) adopt(fd int, sa syscall.Sockaddr, ll *loopListener) {
-	c := l.newConn(fd, sa, ll)
+func (l *evLoop) adopt(fd int, raddr *net.TCPAddr, ll *loopListener) {
+	c := l.newConn(fd, raddr, ll)
 	lc := c.lc
 	if !l.fs.track(c) {
 		lc.closeFD()
@@ -144,21 +142,32 @@ func (l *evLoop) adopt(fd int, sa syscall.Sockaddr, ll *loopListener) {
 const maxFreeConns = 64
 
 // newConn returns a connection for fd, a free one if the loop has one.
-func (l *evLoop) newConn(fd int, sa syscall.Sockaddr, ll *loopListener) *fastConn {
+func (l *evLoop) newConn(fd int, raddr *net.TCPAddr, ll *loopListener) *fastConn {
+	l.freeMu.Lock()
 	n := len(l.free)
 	if n == 0 {
-		return newFastConn(l.fs, &loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)}, ll.tmpl)
+		l.freeMu.Unlock()
+		return newFastConn(l.fs, &loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: raddr}, ll.tmpl)
 	}
 	c := l.free[n-1]
+	l.free[n-1] = nil
 	l.free = l.free[:n-1]
-	*c.lc = loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: tcpAddr(sa)}
+	l.freeMu.Unlock()
+	*c.lc = loopConn{fd: fd, loop: l, laddr: ll.addr, raddr: raddr}
 	c.reuse(c.lc, ll.tmpl)
 	return c
 }
 
-// release keeps a closed connection for reuse.
+// release keeps a closed connection for reuse: one the loop closed, or
+// one that a goroutine served (serveAlone) and closed. Only connections
+// whose buffers are at their first size are kept.
 func (l *evLoop) release(c *fastConn) {
-	if c.lc != nil && len(c.buf) == initialReadBuf && len(l.free) < maxFreeConns {
+	if c.lc == nil || len(c.buf) != initialReadBuf || cap(c.out.b) != outBufSize || cap(c.w.pending) != pendingMax {
+		return
+	}
+	l.freeMu.Lock()
+	defer l.freeMu.Unlock()
+	if len(l.free) < maxFreeConns {
 		l.free = append(l.free, c)
 	}
 }
@@ -191,18 +200,55 @@ func (b *acceptBackoff) wait(errLog *log.Logger, err error) {
 
 func (b *acceptBackoff) reset() { b.d = 0 }
 
-// serveAlone serves a loop's connection with a goroutine of its own.
+// serveAlone serves a loop's connection with a goroutine of its own, on
+// its raw descriptor until something has to wait (lazyConn).
 func (fs *fastServer) serveAlone(c *fastConn) {
-	nc, err := c.lc.detach()
-	if err != nil {
-		if !errors.Is(err, net.ErrClosed) {
-			fs.errLog.Printf("http: event loop: handing a connection off: %v", err)
-		}
+	fd, ok := c.lc.giveUp()
+	if !ok { // Shutdown closed it meanwhile
 		c.state.Store(stateClosed)
 		fs.untrack(c)
 		return
 	}
-	c.setConn(nc)
-	setNotSentLowat(nc)
-	go c.serve()
+	tmpl := c.tmpl
+	laddr := c.lc.laddr
+	if a, ok := laddr.(*net.TCPAddr); !ok || a.IP.IsUnspecified() {
+		// SERVER_ADDR is the address the client reached, not the
+		// listener's wildcard.
+		if a, err := rawGetsockname(fd); err == nil {
+			laddr, tmpl = a, requestTemplate(a)
+		}
+	}
+	c.lz.reset(fd, laddr, c.lc.raddr, &fs.detaches)
+	c.setConn(&c.lz, tmpl)
+	select {
+	case fs.jobs <- c: // an idle worker takes it
+	default:
+		go fs.work(c)
+	}
+}
+
+// maxIdleWorkers bounds the goroutines kept waiting for connections that
+// leave the loops (a few KB of stack each, 8 KB after a FastCGI request).
+// A goroutine started per connection began with a small stack that a
+// FastCGI request grew and copied: 5% of the CPU of a client that
+// connects per request (DESIGN.md, "Where the time goes").
+const maxIdleWorkers = 64
+
+// work serves c, then, while fewer than maxIdleWorkers wait, waits for the
+// next connection a loop hands off, until Shutdown.
+func (fs *fastServer) work(c *fastConn) {
+	for {
+		c.serve()
+		if fs.idleWorkers.Add(1) > maxIdleWorkers {
+			fs.idleWorkers.Add(-1)
+			return
+		}
+		select {
+		case c = <-fs.jobs:
+			fs.idleWorkers.Add(-1)
+		case <-fs.done:
+			fs.idleWorkers.Add(-1)
+			return
+		}
+	}
 }

@@ -3,7 +3,6 @@ package httpfront
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -47,7 +46,8 @@ type fastConn struct {
 	remote  string
 	rdl     coarseDeadline
 	wdl     coarseDeadline
-	lc      *loopConn // while an event loop serves the connection
+	lc      *loopConn // an event loop's connection (its loop serves it while in evLoop.conns)
+	lz      lazyConn  // the connection once its loop handed it to a goroutine
 
 	ncMu sync.Mutex // guards nc against Shutdown while a loop hands it off
 }
@@ -90,14 +90,12 @@ func (c *fastConn) reuse(nc net.Conn, tmpl *http.Request) {
 }
 
 // setConn replaces the connection's net.Conn (the same socket, handed off
-// by an event loop).
-func (c *fastConn) setConn(nc net.Conn) {
+// by an event loop) and its request template.
+func (c *fastConn) setConn(nc net.Conn, tmpl *http.Request) {
 	c.ncMu.Lock()
 	defer c.ncMu.Unlock()
-	c.nc, c.out.nc, c.lc = nc, nc, nil
+	c.nc, c.out.nc, c.tmpl = nc, nc, tmpl
 	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
-	// A loop's connection carried its listener's address.
-	c.tmpl = requestTemplate(nc.LocalAddr())
 }
 
 // closeIfIdle closes the connection if it waits for a request (Shutdown).
@@ -110,9 +108,19 @@ func (c *fastConn) closeIfIdle() {
 }
 
 // serve reads and answers requests until the connection closes or is
-// handed off.
+// handed off. A loop's connection closed here goes back to its loop's
+// free list.
 func (c *fastConn) serve() {
-	defer c.srv.untrack(c)
+	closed := c.serveConn()
+	c.srv.untrack(c)
+	if closed && c.lc != nil {
+		c.lc.loop.release(c)
+	}
+}
+
+// serveConn serves the connection; true when it ended closed, false when
+// net/http has it or it was refused.
+func (c *fastConn) serveConn() bool {
 	first := true
 	for {
 		n, err := c.readHead(first)
@@ -120,23 +128,23 @@ func (c *fastConn) serve() {
 		if err != nil {
 			if errors.Is(err, errHandOff) {
 				c.handOff()
-				return
+				return false
 			}
 			c.nc.Close()
-			return
+			return true
 		}
 		if head := c.buf[c.r0 : c.r0+n]; !c.serveOne(head) {
 			if framingFault(head) {
 				c.refuse()
-				return
+				return false
 			}
 			c.handOff() // head complete but not for us: r0 still at its start
-			return
+			return false
 		}
 		c.r0 += n
 		if c.w.closeAfter || c.srv.closing.Load() {
 			c.nc.Close()
-			return
+			return true
 		}
 	}
 }
@@ -312,12 +320,22 @@ func (c *fastConn) run(r *http.Request, memoryOnly bool) (served, ok bool) {
 	return true, true
 }
 
-// handOff gives the connection to net/http with the bytes not consumed.
+// handOff gives the connection to net/http with the bytes not consumed
+// (a loop's connection detached first: net/http sets deadlines from other
+// goroutines to interrupt a read).
 func (c *fastConn) handOff() {
+	nc := c.nc
+	if nc == &c.lz {
+		var err error
+		if nc, err = c.lz.netConn(); err != nil {
+			c.lz.Close()
+			return
+		}
+	}
 	rest := append([]byte(nil), c.buf[c.r0:c.r1]...)
-	_ = c.nc.SetDeadline(time.Time{})
+	_ = nc.SetDeadline(time.Time{})
 	c.rdl, c.wdl = coarseDeadline{}, coarseDeadline{}
-	c.srv.handoff.push(&replayConn{Conn: c.nc, buf: rest})
+	c.srv.handoff.push(&replayConn{Conn: nc, buf: rest})
 }
 
 // setReadTimeout sets the read deadline d from now (coarsely).
@@ -369,95 +387,4 @@ func setNotSentLowat(nc net.Conn) {
 
 func setNotSentLowatFD(fd int) {
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
-}
-
-// outBuf buffers a response; a large write goes out together with what
-// is buffered in one writev.
-type outBuf struct {
-	nc  net.Conn
-	b   []byte
-	err error
-}
-
-const outBufSize = 8 << 10
-
-func (o *outBuf) WriteString(s string) { o.b = append(o.b, s...) }
-
-func (o *outBuf) Write(p []byte) (int, error) {
-	if o.err != nil {
-		return 0, o.err
-	}
-	if len(o.b)+len(p) <= outBufSize {
-		o.b = append(o.b, p...)
-		return len(p), nil
-	}
-	bufs := net.Buffers{o.b, p}
-	_, err := bufs.WriteTo(o.nc)
-	o.b = o.b[:0]
-	if err != nil {
-		o.err = fmt.Errorf("writing response: %w", err)
-		return 0, o.err
-	}
-	return len(p), nil
-}
-
-func (o *outBuf) Flush() error {
-	if o.err != nil || len(o.b) == 0 {
-		return o.err
-	}
-	_, err := o.nc.Write(o.b)
-	o.b = o.b[:0]
-	if err != nil {
-		o.err = fmt.Errorf("writing response: %w", err)
-	}
-	return o.err
-}
-
-// dateCache formats the Date header once a second.
-type dateCache struct{ cur atomic.Pointer[dateStamp] }
-
-type dateStamp struct {
-	sec  int64
-	text []byte
-}
-
-func (d *dateCache) get() []byte {
-	now := time.Now()
-	if s := d.cur.Load(); s != nil && s.sec == now.Unix() {
-		return s.text
-	}
-	s := &dateStamp{sec: now.Unix(), text: now.UTC().AppendFormat(nil, http.TimeFormat)}
-	d.cur.Store(s)
-	return s.text
-}
-
-// replayConn is a handed-off connection: reads return the bytes the fast
-// path had read first.
-type replayConn struct {
-	net.Conn
-	buf []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.buf) > 0 {
-		n := copy(p, c.buf)
-		c.buf = c.buf[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
-}
-
-// ReadFrom keeps net/http's sendfile path.
-func (c *replayConn) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(writerOnly{c.Conn}, r)
-}
-
-func (c *replayConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

@@ -40,6 +40,7 @@ type evLoop struct {
 	listeners map[int]*loopListener // in the epoll set, by descriptor
 	paused    map[*loopListener]time.Time
 	backoff   acceptBackoff
+	freeMu    sync.Mutex  // guards free: goroutines give connections back
 	free      []*fastConn // closed connections to reuse
 	events    []unix.EpollEvent
 	swept     time.Time

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,24 +31,6 @@ type loopConn struct {
 	mu       sync.Mutex // guards fd against Close racing closeFD
 	fdClosed bool
 	closed   atomic.Bool
-}
-
-// tcpAddr is an accepted connection's address.
-func tcpAddr(sa syscall.Sockaddr) *net.TCPAddr {
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-	case *syscall.SockaddrInet6:
-		zone := ""
-		if a.ZoneId != 0 {
-			zone = strconv.Itoa(int(a.ZoneId))
-			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
-				zone = ifi.Name
-			}
-		}
-		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port, Zone: zone}
-	}
-	return &net.TCPAddr{}
 }
 
 var errLoopRead = errors.New("event loop connection: reads are the loop's")
@@ -104,24 +84,24 @@ func (lc *loopConn) closeFD() {
 	defer lc.mu.Unlock()
 	if !lc.fdClosed {
 		lc.fdClosed = true
-		_ = unix.Close(lc.fd)
+		_ = rawClose(lc.fd)
 	}
 }
 
-// detach turns the socket into a net.Conn of the runtime's poller.
-func (lc *loopConn) detach() (net.Conn, error) {
+// giveUp hands the descriptor over (to a lazyConn); false when Shutdown
+// closed the connection first (the descriptor is then closed).
+func (lc *loopConn) giveUp() (int, bool) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	if lc.fdClosed {
-		return nil, net.ErrClosed
+		return -1, false
 	}
 	lc.fdClosed = true
-	f := os.NewFile(uintptr(lc.fd), "tcp")
-	defer f.Close()
 	if lc.closed.Load() {
-		return nil, net.ErrClosed
+		_ = rawClose(lc.fd)
+		return -1, false
 	}
-	return net.FileConn(f)
+	return lc.fd, true
 }
 
 func (lc *loopConn) LocalAddr() net.Addr  { return lc.laddr }

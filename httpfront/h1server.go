@@ -33,8 +33,11 @@ type fastServer struct {
 	startHandoff  sync.Once
 	useLoops      bool
 	startLoops    sync.Once
-	loops         []*evLoop    // set by startLoops
-	loopHandoffs  atomic.Int64 // connections the loops gave a goroutine
+	loops         []*evLoop      // set by startLoops
+	loopHandoffs  atomic.Int64   // connections the loops gave a goroutine
+	detaches      atomic.Int64   // of handed-off connections (lazyConn)
+	jobs          chan *fastConn // to idle workers (serveAlone)
+	idleWorkers   atomic.Int32
 
 	closing   atomic.Bool
 	mu        sync.Mutex
@@ -54,6 +57,7 @@ func newFastServer(s *Server, hs *http.Server) *fastServer {
 		headerTimeout: hs.ReadHeaderTimeout, idleTimeout: hs.IdleTimeout,
 		maxHead:   hs.MaxHeaderBytes + 4096, // net/http reads this much before its 431
 		handoff:   newConnListener(),
+		jobs:      make(chan *fastConn),
 		conns:     map[*fastConn]struct{}{},
 		listeners: map[net.Listener]struct{}{},
 		idleWake:  make(chan struct{}),
