@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mkimage/mkimage/httpfront/fcgiclient"
 	"github.com/mkimage/mkimage/spec"
 )
 
@@ -250,8 +251,8 @@ func (r *run) fetchAll(rng *rand.Rand) []string {
 }
 
 // maxIdleBackend is how many idle connections the front end keeps to a
-// backend (fcgiclient's default MaxIdle).
-const maxIdleBackend = 16
+// backend (fcgiclient.DefaultMaxIdle).
+const maxIdleBackend = fcgiclient.DefaultMaxIdle
 
 // settleFor is how long after the load the front end may take to close
 // what the clients left: every client has closed by then, so it only has

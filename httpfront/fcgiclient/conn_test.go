@@ -1,6 +1,10 @@
 package fcgiclient
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"testing"
@@ -81,5 +85,99 @@ func BenchmarkQuiet(b *testing.B) {
 		if !c.quiet() {
 			b.Fatal("not quiet")
 		}
+	}
+}
+
+// unixConn's raw reads and writes: what the peer sent, a wait for more,
+// a write larger than the socket takes at once, end of stream, deadlines
+// (504's timeout) and a closed connection.
+func TestUnixConn(t *testing.T) {
+	pair := func(t *testing.T) (*unixConn, *os.File) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := newUnixConn(os.NewFile(uintptr(fds[0]), "front"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := os.NewFile(uintptr(fds[1]), "backend")
+		t.Cleanup(func() { u.Close(); peer.Close() })
+		u.SetDeadline(time.Now().Add(5 * time.Second))
+		return u, peer
+	}
+	readAll := func(r io.Reader, n int) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T, u *unixConn, peer *os.File) error
+	}{
+		{"read what is there", func(t *testing.T, u *unixConn, peer *os.File) error {
+			peer.Write([]byte("hello"))
+			b, err := readAll(u, 5)
+			if string(b) != "hello" {
+				return fmt.Errorf("read %q, %v", b, err)
+			}
+			return nil
+		}},
+		{"read waits", func(t *testing.T, u *unixConn, peer *os.File) error {
+			time.AfterFunc(50*time.Millisecond, func() { peer.Write([]byte("later")) })
+			b, err := readAll(u, 5)
+			if string(b) != "later" {
+				return fmt.Errorf("read %q, %v", b, err)
+			}
+			return nil
+		}},
+		{"write beyond the socket buffer", func(t *testing.T, u *unixConn, peer *os.File) error {
+			big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+			got := make(chan []byte)
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				b, _ := readAll(peer, len(big))
+				got <- b
+			}()
+			if n, err := u.Write(big); n != len(big) || err != nil {
+				return fmt.Errorf("wrote %d of %d: %v", n, len(big), err)
+			}
+			if b := <-got; !bytes.Equal(b, big) {
+				return fmt.Errorf("peer got %d bytes, not what was written", len(b))
+			}
+			return nil
+		}},
+		{"end of stream", func(t *testing.T, u *unixConn, peer *os.File) error {
+			peer.Close()
+			if n, err := u.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+				return fmt.Errorf("read %d, %v; want io.EOF", n, err)
+			}
+			return nil
+		}},
+		{"deadline", func(t *testing.T, u *unixConn, peer *os.File) error {
+			u.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, err := u.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) || !IsTimeout(err) {
+				return fmt.Errorf("read past the deadline: %v; want a timeout", err)
+			}
+			return nil
+		}},
+		{"closed", func(t *testing.T, u *unixConn, peer *os.File) error {
+			u.Close()
+			if _, err := u.Read(make([]byte, 8)); err == nil {
+				return errors.New("read on a closed connection succeeded")
+			}
+			if _, err := u.Write([]byte("x")); err == nil {
+				return errors.New("write on a closed connection succeeded")
+			}
+			return nil
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, peer := pair(t)
+			if err := tc.run(t, u, peer); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }

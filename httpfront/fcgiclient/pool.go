@@ -21,11 +21,20 @@ type Options struct {
 	DownTime       time.Duration // default 1 s
 	KeepConn       bool          // reuse connections (FCGI_KEEP_CONN)
 	AutoKeepConn   bool          // reuse them where the backend can take it (keep.go)
-	MaxIdle        int           // idle connections kept per backend, default 16
+	MaxIdle        int           // idle connections kept per backend, default DefaultMaxIdle
 	// MaxHeaderBytes bounds an app's CGI header block; default
 	// DefaultMaxHeaderBytes. More is a broken backend (502).
 	MaxHeaderBytes int
 }
+
+// DefaultMaxIdle bounds the idle connections kept to one backend (with
+// AutoKeepConn also the backend's FCGI_MAX_CONNS does). 16 made a fifth
+// of the requests of 64 clients that connect per request, spread over two
+// backends, dial and close a backend connection: the clients come in
+// waves, and a wave's releases overflowed the idle list that the next
+// wave then dialled again (bench/front.sh; 32 took that to none, 64 covers
+// 64 clients on one backend).
+const DefaultMaxIdle = 64
 
 // ErrNoBackend means no backend of the pool accepted a connection; the
 // request was not sent.
@@ -90,7 +99,7 @@ func NewPool(addrs []string, opt Options) (*Pool, error) {
 		opt.DownTime = time.Second
 	}
 	if opt.MaxIdle <= 0 {
-		opt.MaxIdle = 16
+		opt.MaxIdle = DefaultMaxIdle
 	}
 	if opt.MaxHeaderBytes <= 0 {
 		opt.MaxHeaderBytes = DefaultMaxHeaderBytes

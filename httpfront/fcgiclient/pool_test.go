@@ -1,7 +1,15 @@
 package fcgiclient
 
 import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
 )
@@ -73,5 +81,56 @@ func TestMaxConnsOf(t *testing.T) {
 		if got := maxConnsOf(tc.content, 16); got != tc.want {
 			t.Errorf("maxConnsOf(%q) = %d, want %d", tc.content, got, tc.want)
 		}
+	}
+}
+
+// The idle connections kept to a backend stay within MaxIdle, however many
+// were open at once; a pool without the option keeps DefaultMaxIdle.
+func TestIdleBounded(t *testing.T) {
+	if p, err := NewPool([]string{"/x.sock"}, Options{}); err != nil || p.opt.MaxIdle != DefaultMaxIdle {
+		t.Fatalf("default MaxIdle %d (%v), want %d", p.opt.MaxIdle, err, DefaultMaxIdle)
+	}
+	const busy, maxIdle = 6, 3
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	arrived := make(chan struct{}, busy)
+	release := make(chan struct{})
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go fcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "ok")
+	}))
+	p, err := NewPool([]string{"unix:" + sock}, Options{KeepConn: true, MaxIdle: maxIdle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	var wg sync.WaitGroup
+	for range busy {
+		wg.Go(func() {
+			resp, err := p.Do(context.Background(), &Request{Params: getParams, Timeout: 5 * time.Second})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body())
+			resp.Close()
+		})
+	}
+	for range busy {
+		<-arrived // every request has a connection of its own
+	}
+	close(release)
+	wg.Wait()
+	b := p.Backends()[0]
+	b.mu.Lock()
+	idle := len(b.idle)
+	b.mu.Unlock()
+	if idle != maxIdle || b.open.Load() != maxIdle {
+		t.Errorf("after %d requests at once: %d idle, %d open; want %d", busy, idle, b.open.Load(), maxIdle)
 	}
 }
