@@ -156,7 +156,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	}
 	m := &manifest.Manifest{
 		Board: b.Name, Arch: b.GOARCH, Console: b.Console,
-		Cmdline:       strings.TrimSpace("console=" + b.Console + " " + b.Cmdline + " " + cfg.Kernel.Cmdline),
+		Cmdline:       strings.Join(strings.Fields("console="+b.Console+" "+b.Cmdline+" "+k.Cmdline+" "+cfg.Kernel.Cmdline), " "),
 		KernelVersion: k.Version, KernelSource: k.Source, ToolVersion: ToolVersion,
 		Hostname: cfg.Hostname, HTTPPort: HTTPPort,
 	}

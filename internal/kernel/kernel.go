@@ -22,6 +22,8 @@ type Kernel struct {
 	Modules string // lib/modules/VERSION directory, or ""
 	Version string // module version or "local"
 	Source  string // module path or file path
+	// Cmdline is what this kernel needs on its command line ("" mostly).
+	Cmdline string
 }
 
 // Local describes a kernel given in the config: a file (Path, Modules) or
