@@ -9,8 +9,7 @@
 # median of the per-round ratios ours/gokrazy per firmware, the sizes of both systems and the
 # RAM in use once ours is idle. When the config takes [kernel] build = "small", the small
 # kernel boots too, beside the default one (BENCH_SMALL=0 leaves it out).
-# Each round's line ends with the host's load average: gokrazy's boot sleeps (rootdelay=10)
-# where ours computes, so a loaded host moves the ratio against us.
+# Each round's line ends with the host's load average: on a loaded host both times swing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
