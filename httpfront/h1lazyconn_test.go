@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -295,4 +296,49 @@ func TestIdleWorkersBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "the idle workers to end", 5*time.Second, func() bool { return s.fast.idleWorkers.Load() == 0 })
+}
+
+// SERVER_ADDR is the address the client reached, also when the listener
+// is a wildcard and the loop hands the connection off without detaching
+// it (which used to ask the kernel through net.FileConn).
+func TestServerAddrOnWildcardListener(t *testing.T) {
+	be := rawBackend(t, sockDir(t), "env", echoParams)
+	cfg := spec.Front{Root: tree(t, map[string]string{"a.txt": "aaa"}),
+		Apps: []spec.App{{Name: "app", Prefix: "/app", Backends: []string{be}}}}
+	so := ServerOptions{AccessLog: io.Discard}
+	so.Logf = t.Logf
+	s, err := NewServer(cfg, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /app/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	v := vars(string(b))
+	if v["SERVER_ADDR"] != "127.0.0.1" || v["SERVER_PORT"] != port {
+		t.Errorf("SERVER_ADDR %q, SERVER_PORT %q; want 127.0.0.1, %s", v["SERVER_ADDR"], v["SERVER_PORT"], port)
+	}
+	if d := s.fast.detaches.Load(); d != 0 {
+		t.Errorf("%d detaches, want 0", d)
+	}
 }
