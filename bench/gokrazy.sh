@@ -24,11 +24,13 @@ trap '[ -z "$qpid" ] || kill "$qpid" 2>/dev/null; rm -rf "$work"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 
-# free_port prints a 127.0.0.1 port nobody accepts connections on right now.
+# free_port prints a 127.0.0.1 port below the ephemeral range (where no client connection holds
+# it) that nobody accepts connections on right now.
 free_port() {
-  local p
+  local p lo
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
@@ -37,13 +39,33 @@ free_port() {
 # ovmf) and sets T to the seconds from QEMU's start to the first HTTP 200 from GUESTPORT. With
 # STATUS, it then fetches that path after 10 s of idling, into LOG.json.
 boot() {
-  local img=$1 gport=$2 fw=$3 log=$4 status=${5:-} port fwargs=() t0 t1 c
+  local img=$1 gport=$2 fw=$3 log=$4 status=${5:-} try
+  for try in 1 2 3; do
+    start_qemu "$img" "$gport" "$fw" "$log" && break
+    # Another process took the port between free_port and QEMU's bind: pick another.
+    grep -q 'Could not set up host forwarding' "$log.qemu" && [ "$try" != 3 ] ||
+      { echo "$img ($fw): QEMU exited before an HTTP 200" >&2; cat "$log.qemu" >&2; exit 1; }
+  done
+  T=$(awk -v a="$T0" -v b="$T1" 'BEGIN {printf "%.1f", b - a}')
+  if [ -n "$status" ]; then
+    sleep 10
+    curl -sf --max-time 5 "http://127.0.0.1:$PORT$status" >"$log.json"
+  fi
+  kill "$qpid"; wait "$qpid" 2>/dev/null || true
+  qpid=
+}
+
+# start_qemu IMG GUESTPORT FIRMWARE LOG: starts QEMU (qpid, PORT) and waits for the first HTTP
+# 200, setting T0 and T1 to QEMU's start and that answer; fails if QEMU exits first.
+start_qemu() {
+  local img=$1 gport=$2 fw=$3 log=$4 port fwargs=() c
   port=$(free_port)
+  PORT=$port
   if [ "$fw" = ovmf ]; then
     cp "$vars" "$work/vars.fd"
     fwargs=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code" -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd")
   fi
-  t0=$(date +%s.%N)
+  T0=$(date +%s.%N)
   # The line internal/qemu builds for a disk boot of an image that takes updates (the watchdog
   # device, no -no-reboot), with the console in a file and without the QMP socket.
   timeout "$limit" qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512 -smp 1 \
@@ -55,17 +77,10 @@ boot() {
   while :; do
     c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/" || true)
     [ "$c" != 200 ] || break
-    kill -0 "$qpid" 2>/dev/null || { echo "$img ($fw): QEMU exited before an HTTP 200" >&2; cat "$log.qemu" >&2; exit 1; }
+    kill -0 "$qpid" 2>/dev/null || { wait "$qpid" 2>/dev/null || true; qpid=; return 1; }
     sleep 0.1
   done
-  t1=$(date +%s.%N)
-  if [ -n "$status" ]; then
-    sleep 10
-    curl -sf --max-time 5 "http://127.0.0.1:$port$status" >"$log.json"
-  fi
-  kill "$qpid"; wait "$qpid" 2>/dev/null || true
-  qpid=
-  T=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
+  T1=$(date +%s.%N)
 }
 
 # Build the example once (and with the small kernel, when the config takes it).
