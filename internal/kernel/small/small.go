@@ -13,12 +13,14 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // builderVersion changes when the way the kernel is built changes, so a
@@ -109,7 +111,7 @@ func Build(ctx context.Context, a Arch, opts Options) (Kernel, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return Kernel{}, fmt.Errorf("making the small kernel's cache %s: %w", opts.CacheDir, err)
 	}
-	unlock, err := lock(dir + ".lock")
+	unlock, err := lock(ctx, dir+".lock", opts.Progress)
 	if err != nil {
 		return Kernel{}, err
 	}
@@ -153,15 +155,31 @@ func cached(dir string, a Arch, src Source) (Kernel, error) {
 	return k, nil
 }
 
-// lock takes an exclusive lock on the file path, waiting for its holder.
-func lock(path string) (func(), error) {
+// lock takes an exclusive lock on the file path, waiting for its holder
+// (another build of the same kernel) until ctx ends: a build that waits
+// still stops on Ctrl-C or SIGTERM.
+func lock(ctx context.Context, path string, progress io.Writer) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking the small kernel's build: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking the small kernel's build with %s: %w", path, err)
+	for said := false; ; said = true {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking the small kernel's build with %s: %w", path, err)
+		}
+		if !said && progress != nil {
+			fmt.Fprintf(progress, "kernel   waiting for another build of the small kernel (%s)\n", path)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another build of the small kernel: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return func() { f.Close() }, nil
 }

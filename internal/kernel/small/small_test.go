@@ -1,6 +1,9 @@
 package small
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,4 +102,30 @@ func TestBuildEnvFixed(t *testing.T) {
 			t.Errorf("build env lacks %s:\n%s", want, env)
 		}
 	}
+}
+
+// TestLockWaitsUntilCancelled: a build waiting for another one's lock
+// says so once and stops when its context ends; it gets the lock once
+// the holder lets go.
+func TestLockWaitsUntilCancelled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.lock")
+	unlock, err := lock(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var progress bytes.Buffer
+	if _, err := lock(ctx, path, &progress); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("lock held elsewhere: %v, want the context's end", err)
+	}
+	if n := strings.Count(progress.String(), "waiting for another build"); n != 1 {
+		t.Errorf("progress %q: want one waiting line", progress.String())
+	}
+	unlock()
+	again, err := lock(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
 }
