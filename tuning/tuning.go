@@ -20,7 +20,7 @@
 // Memory budget: the pool may use the memory available when init starts it
 // (MemAvailable: what the kernel, the in-memory root filesystem and init
 // have not taken) minus a reserve for the front end and page cache, the
-// larger of 16 MiB and 10% of RAM. Without MemAvailable, 80% of MemTotal
+// larger of 16 MiB and 10% of RAM, but at most half of what is available. Without MemAvailable, 80% of MemTotal
 // stands in for it. Each process costs its base memory (BaseMiB, default
 // 16 MiB) plus one stack per thread, so MaxThreads = (budget/procs - base) /
 // stack, capped at the configured (or flup's default 50) and at least 1.
@@ -83,6 +83,13 @@ func Decide(f Facts, req Request) Settings {
 		cores = min(cores, max(int(math.Ceil(f.CgroupCPUs)), 1))
 	}
 	reserve := max(uint64(16*MiB), mem/10)
+	if half := avail / 2; reserve > half {
+		// A machine at its floor (the small kernel's 52 MiB) still gives
+		// the pool something: without it GOMEMLIMIT would be 0, and a Go
+		// app would spend its CPU collecting garbage.
+		s.Warnings = append(s.Warnings, fmt.Sprintf("only %d MiB available: half for the pool, half kept for the front end and page cache (%d MiB would be kept)", avail/MiB, reserve/MiB))
+		reserve = half
+	}
 	budget := uint64(0)
 	if avail > reserve {
 		budget = avail - reserve
