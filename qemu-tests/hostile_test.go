@@ -166,13 +166,18 @@ func TestHostile(t *testing.T) {
 
 	secret := fmt.Sprintf("hostile-s3cr3t-%d", time.Now().UnixNano())
 	tabs := "a" + strings.Repeat("\t", 20000) + "b"
+	// The certificate is for "appliance": plain HTTP for it is sent to
+	// HTTPS (redirect_http's default), an address is served.
+	if code, err := rawRequest(g.URL, "GET /x HTTP/1.1\r\nHost: appliance\r\nConnection: close\r\n\r\n"); code != 308 {
+		t.Errorf("plain HTTP for the certificate's name: status %d (%v), want 308", code, err)
+	}
 	for i := range 4 {
-		head := "GET /?token=" + secret + " HTTP/1.1\r\nHost: appliance\r\nUser-Agent: " + tabs +
+		head := "GET /?token=" + secret + " HTTP/1.1\r\nHost: 10.0.2.15\r\nUser-Agent: " + tabs +
 			"\r\nReferer: " + tabs + "\r\nConnection: close\r\n\r\n"
 		if code, err := rawRequest(g.URL, head); code != 200 {
 			t.Errorf("long tab head %d: status %d (%v), want 200", i, code, err)
 		}
-		big := "GET /?token=" + secret + " HTTP/1.1\r\nHost: appliance\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"
+		big := "GET /?token=" + secret + " HTTP/1.1\r\nHost: 10.0.2.15\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n"
 		if code, err := rawRequest(g.URL, big); code != 431 {
 			t.Errorf("1 MiB head %d: status %d (%v), want 431", i, code, err)
 		}
