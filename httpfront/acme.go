@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -186,13 +187,13 @@ func (t *autoTLS) onEvent(_ context.Context, event string, data map[string]any) 
 		t.logf("httpfront: acme: %s the certificate for %s: done", what, name)
 	case "cert_failed":
 		err, _ := data["error"].(error)
-		msg := fmt.Sprint(err)
+		msg := clip(oneLine(fmt.Sprint(err)), maxCAError)
 		t.mu.Lock()
 		st := t.stateOf(name)
 		st.lastError, st.lastErrorAt, st.reason = msg, time.Now(), acmeReason(err)
 		st.failures++
 		t.mu.Unlock()
-		t.logf("httpfront: acme: %s the certificate for %s: %s", what, name, oneLine(msg))
+		t.logf("httpfront: acme: %s the certificate for %s: %s", what, name, msg)
 	}
 	return nil
 }
@@ -208,6 +209,22 @@ func (t *autoTLS) stateOf(name string) *domainState {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// maxCAError bounds what is kept and logged of a CA's (or the network's)
+// error: the CA's problem document is the CA's to write.
+const maxCAError = 2048
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len(" [cut]")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [cut]"
+}
 
 // certFor returns the managed certificate served for host, if any.
 func (t *autoTLS) certFor(host string) (certmagic.Certificate, bool) {
