@@ -128,6 +128,7 @@ func Build(ctx context.Context, a Arch, opts Options) (Kernel, error) {
 	if err := build(ctx, a, src, opts.CacheDir, dir); err != nil {
 		return Kernel{}, err
 	}
+	prune(opts.CacheDir, a.GOARCH)
 	return cached(dir, a, src)
 }
 

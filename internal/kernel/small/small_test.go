@@ -129,3 +129,30 @@ func TestLockWaitsUntilCancelled(t *testing.T) {
 	}
 	again()
 }
+
+// TestPrune: the cache keeps the newest kernels of each architecture and
+// drops the others with their logs; other architectures and locks stay.
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"amd64-src-a", "amd64-src-b", "amd64-src-c", "arm64-src-a"} {
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, ext := range []string{".log", ".lock"} {
+			os.WriteFile(filepath.Join(dir, name+ext), nil, 0o644)
+		}
+		at := now.Add(time.Duration(i) * time.Minute)
+		os.Chtimes(filepath.Join(dir, name), at, at)
+	}
+	prune(dir, "amd64")
+	var left []string
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	want := "amd64-src-a.lock amd64-src-b amd64-src-b.lock amd64-src-b.log amd64-src-c amd64-src-c.lock amd64-src-c.log arm64-src-a arm64-src-a.lock arm64-src-a.log"
+	if got := strings.Join(left, " "); got != want {
+		t.Errorf("left %s\nwant %s", got, want)
+	}
+}
