@@ -21,6 +21,13 @@ import (
 // startServerOpt is startServer with ServerOptions.
 func startServerOpt(t *testing.T, cfg spec.Front, so ServerOptions) (*Server, string) {
 	t.Helper()
+	return startServerOn(t, "tcp", "127.0.0.1:0", cfg, so)
+}
+
+// startServerOn serves plain HTTP on a listener at network and addr
+// until the test ends, and returns the listener's address.
+func startServerOn(t *testing.T, network, addr string, cfg spec.Front, so ServerOptions) (*Server, string) {
+	t.Helper()
 	if so.AccessLog == nil {
 		so.AccessLog = io.Discard
 	}
@@ -29,7 +36,7 @@ func startServerOpt(t *testing.T, cfg spec.Front, so ServerOptions) (*Server, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}

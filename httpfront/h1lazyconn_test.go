@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -305,23 +304,8 @@ func TestServerAddrOnWildcardListener(t *testing.T) {
 	be := rawBackend(t, sockDir(t), "env", echoParams)
 	cfg := spec.Front{Root: tree(t, map[string]string{"a.txt": "aaa"}),
 		Apps: []spec.App{{Name: "app", Prefix: "/app", Backends: []string{be}}}}
-	so := ServerOptions{AccessLog: io.Discard}
-	so.Logf = t.Logf
-	s, err := NewServer(cfg, so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	s, addr := startServerOn(t, "tcp4", "0.0.0.0:0", cfg, ServerOptions{})
+	_, port, _ := net.SplitHostPort(addr)
 	c, err := net.Dial("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
