@@ -200,6 +200,22 @@ func (w *logWriter) SendFile(fd int, off, n int64) (int64, error) {
 	return sent, err
 }
 
+// writePrepared passes a prepared answer through (preparedWriter).
+func (w *logWriter) writePrepared(resp []byte, cc string, body []byte) (int64, bool) {
+	pw, ok := w.ResponseWriter.(preparedWriter)
+	if !ok {
+		return 0, false
+	}
+	n, ok := pw.writePrepared(resp, cc, body)
+	if ok {
+		if w.status == 0 {
+			w.status = http.StatusOK
+		}
+		w.size += n
+	}
+	return n, ok
+}
+
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *logWriter) Flush() {

@@ -45,6 +45,10 @@ type entry struct {
 
 	// Response headers, built once; the slices are never appended to.
 	hType, hLastMod, hLength []string
+	// resp is the status line and fields of a plain 200 answer with the
+	// whole file (prepared), for a main entry held in memory whose bytes
+	// the budget had room for; nil otherwise. Never appended to.
+	resp []byte
 	// tag is the strong ETag: set by load for a file held in memory (or
 	// empty), on first use (etagOf, never in an event loop) for the others.
 	tag    atomic.Pointer[etagValue]
@@ -130,8 +134,10 @@ func (c *dirCache) open(name string) (*os.File, error) {
 // from the cache while it is fresh. It reads at most a small file and its
 // sidecars (maxCachedFile each): never a large file, so that it may run
 // in an event loop.
-func (c *dirCache) lookup(name string) *entry {
-	now := time.Now().UnixNano()
+func (c *dirCache) lookup(name string) *entry { return c.lookupAt(name, time.Now().UnixNano()) }
+
+// lookupAt is lookup at the time now (unix nanoseconds).
+func (c *dirCache) lookupAt(name string, now int64) *entry {
 	if v, ok := c.entries.Load(name); ok {
 		e := v.(*entry)
 		if now-e.checked.Load() < int64(c.ttl) || c.revalidate(name, e, now) {
@@ -233,9 +239,41 @@ func (c *dirCache) load(name string, sidecars bool, now int64) *entry {
 	e.hLastMod = []string{e.modTime.UTC().Format(http.TimeFormat)}
 	e.hLength = []string{strconv.FormatInt(e.size, 10)}
 	if sidecars {
+		c.prepare(e, now)
 		c.loadSidecars(name, e, now)
 	}
 	return e
+}
+
+// prepare builds e.resp for a file held in memory, charging its bytes to
+// the budget (left out when there is no room: the answer is then built
+// per request). Sidecars get none: their Content-Type is the main file's.
+func (c *dirCache) prepare(e *entry, now int64) {
+	t := e.tag.Load()
+	if e.data == nil || e.partial || t == nil {
+		return
+	}
+	b := make([]byte, 0, preparedLen(e, t))
+	b = append(b, "HTTP/1.1 200 OK\r\nEtag: "...)
+	b = append(b, fieldOut(t.etag)...)
+	b = append(b, "\r\nLast-Modified: "...)
+	b = append(b, e.hLastMod[0]...)
+	b = append(b, "\r\nContent-Type: "...)
+	b = append(b, fieldOut(e.hType[0])...)
+	b = append(b, "\r\nAccept-Ranges: bytes\r\nContent-Length: "...)
+	b = append(b, e.hLength[0]...)
+	b = append(b, "\r\n"...)
+	if !c.budget.reserve(kindFound, int64(cap(b)), now) {
+		return
+	}
+	e.resp = b
+	e.cost += int64(cap(b))
+}
+
+// preparedLen is the length of e's prepared answer header.
+func preparedLen(e *entry, t *etagValue) int {
+	return len("HTTP/1.1 200 OK\r\nEtag: \r\nLast-Modified: \r\nContent-Type: \r\nAccept-Ranges: bytes\r\nContent-Length: \r\n") +
+		len(t.etag) + len(e.hLastMod[0]) + len(e.hType[0]) + len(e.hLength[0])
 }
 
 // loadSidecars adds the precompressed siblings of the file e at name.

@@ -266,3 +266,42 @@ func readBytes(t *testing.T) int64 {
 	t.Fatal("no rchar in /proc/self/io")
 	return 0
 }
+
+// TestPreparedAnswerCharged: the prepared answer header of a small file
+// (entry.resp) is charged to the budget with the entry, and is left out
+// when the budget has no room for it (the file is still cached and
+// served, its header then built per request).
+func TestPreparedAnswerCharged(t *testing.T) {
+	root := tree(t, map[string]string{"a.css": "p{}", "b.txt": "bee", "b.txt.gz": gz(t, "bee")})
+	f := cacheFront(t, root, time.Hour, [2]int64{})
+	e := f.root.cache.lookup("a.css")
+	if e.resp == nil {
+		t.Fatal("a.css: no prepared answer")
+	}
+	want := "HTTP/1.1 200 OK\r\nEtag: " + e.tag.Load().etag + "\r\nLast-Modified: " + e.hLastMod[0] +
+		"\r\nContent-Type: text/css; charset=utf-8\r\nAccept-Ranges: bytes\r\nContent-Length: 3\r\n"
+	if string(e.resp) != want {
+		t.Errorf("prepared answer %q, want %q", e.resp, want)
+	}
+	if want := int64(len("a.css")) + entryOverhead + 3 + int64(cap(e.resp)); e.cost != want {
+		t.Errorf("a.css charged %d, want %d (key, overhead, data, prepared answer)", e.cost, want)
+	}
+	checkBudget(t, &f.budget)
+	if v := f.root.cache.lookup("b.txt"); v.resp == nil || v.variants[2] == nil || v.variants[2].resp != nil {
+		t.Errorf("b.txt: prepared %v, its sidecar %v (want only the main file's)", v.resp != nil, v.variants[2])
+	}
+
+	// Room for the entry and its key, none for the header.
+	tight := cacheFront(t, root, time.Hour, [2]int64{int64(len("a.css")) + entryOverhead + 3, 0})
+	e = tight.root.cache.lookup("a.css")
+	if e.resp != nil || e.data == nil {
+		t.Errorf("a.css in a tight budget: prepared %v, data %v", e.resp != nil, e.data != nil)
+	}
+	if v, ok := tight.root.cache.entries.Load("a.css"); !ok || v.(*entry) != e {
+		t.Error("a.css in a tight budget: not cached")
+	}
+	checkBudget(t, &tight.budget)
+	if w := do(t, tight, "GET", "/a.css", nil); w.Code != 200 || w.Body.String() != "p{}" {
+		t.Errorf("a.css in a tight budget: %d %q", w.Code, w.Body)
+	}
+}

@@ -180,6 +180,17 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 		"GET /dir?x=1 HTTP/1.1\r\n" + h + "\r\n",
 		"GET /dir/ HTTP/1.1\r\n" + h + "\r\n",
 		"GET /dir/x.css?v=2 HTTP/1.1\r\n" + h + "\r\n",
+		// a file held in memory without sidecars: the loops' prepared
+		// answer (entry.resp), and the answers it must leave to serveFile
+		"HEAD /dir/x.css HTTP/1.1\r\n" + h + "Connection: close\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "Connection: close\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "If-Unmodified-Since: Fri, 01 Jan 1971 00:00:00 GMT\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "If-None-Match: *\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "If-Match: \"nope\"\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "Range: bytes=1-\r\n\r\n",
+		"GET /dir/x.css HTTP/1.1\r\n" + h + "Range: bytes=1-\r\nIf-Range: \"nope\"\r\n\r\n",
+		"GET /noext HTTP/1.1\r\n" + h + "User-Agent: x\r\n\r\nHEAD /noext HTTP/1.1\r\n" + h + "\r\nGET /dir/x.css HTTP/1.1\r\n" + h + "\r\n",
 		"GET /missing HTTP/1.1\r\n" + h + "\r\n",
 		"HEAD /missing HTTP/1.1\r\n" + h + "\r\n",
 		"GET /.hidden HTTP/1.1\r\n" + h + "\r\n",

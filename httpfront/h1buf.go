@@ -62,8 +62,10 @@ type dateStamp struct {
 	text []byte
 }
 
-func (d *dateCache) get() []byte {
-	now := time.Now()
+func (d *dateCache) get() []byte { return d.at(time.Now()) }
+
+// at is the Date value for the time now.
+func (d *dateCache) at(now time.Time) []byte {
 	if s := d.cur.Load(); s != nil && s.sec == now.Unix() {
 		return s.text
 	}

@@ -47,7 +47,10 @@ type fastConn struct {
 	rdl     coarseDeadline
 	wdl     coarseDeadline
 	lc      *loopConn // an event loop's connection (its loop serves it while in evLoop.conns)
-	lz      lazyConn  // the connection once its loop handed it to a goroutine
+	// now is when the request answered from memory came (respond reads
+	// the clock once for it: the cache's TTL, Date, deadlines).
+	now time.Time
+	lz  lazyConn // the connection once its loop handed it to a goroutine
 
 	ncMu sync.Mutex // guards nc against Shutdown while a loop hands it off
 }
@@ -281,6 +284,9 @@ func (c *fastConn) parse(b []byte) (*http.Request, bool) {
 // then means nothing was written.
 func (c *fastConn) respond(r *http.Request, memoryOnly bool) bool {
 	c.w.reset(c.head.method == http.MethodHead, c.head.close)
+	if memoryOnly {
+		c.now = time.Now()
+	}
 	served, ok := c.run(r, memoryOnly)
 	if c.headLen > initialReadBuf {
 		c.dropHead()
@@ -314,7 +320,7 @@ func (c *fastConn) run(r *http.Request, memoryOnly bool) (served, ok bool) {
 		}
 	}()
 	if memoryOnly {
-		return c.srv.s.serveFromMemory(&c.w, r), true
+		return c.srv.s.serveFromMemory(&c.w, r, c.now), true
 	}
 	c.srv.s.ServeHTTP(&c.w, r)
 	return true, true

@@ -51,6 +51,7 @@ func headEnd(b []byte, from int) int {
 type fastHead struct {
 	method, target, host string
 	close                bool // Connection: close
+	cond                 bool // a condition (If-*) or a Range: no prepared answer
 }
 
 // parseHead parses head (the bytes through the empty line, as one string)
@@ -58,7 +59,9 @@ type fastHead struct {
 // the value slices. It reports false when the head is not one the fast
 // path takes.
 func parseHead(head string, h *fastHead, hdr http.Header, vals []string) ([]string, bool) {
-	clear(hdr)
+	if len(hdr) > 0 { // clearing even an empty map costs
+		clear(hdr)
+	}
 	line, rest, ok := strings.Cut(head, "\r\n")
 	if !ok {
 		return vals, false
@@ -75,7 +78,7 @@ func parseHead(head string, h *fastHead, hdr http.Header, vals []string) ([]stri
 	if !ok || proto != "HTTP/1.1" || !plainTarget(target) {
 		return vals, false
 	}
-	h.target, h.host, h.close = target, "", false
+	h.target, h.host, h.close, h.cond = target, "", false, false
 	hosts := 0
 	vals = vals[:0]
 	for n := 0; ; n++ {
@@ -110,6 +113,8 @@ func parseHead(head string, h *fastHead, hdr http.Header, vals []string) ([]stri
 			if hasToken(v, "close") {
 				h.close = true
 			}
+		case "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since", "If-Range", "Range":
+			h.cond = true
 		}
 		vals = append(vals, v)
 		if old, ok := hdr[key]; ok {

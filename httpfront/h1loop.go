@@ -304,6 +304,7 @@ func (l *evLoop) readable(c *fastConn) {
 // that is not the loop's.
 func (l *evLoop) process(c *fastConn) {
 	lc := c.lc
+	answered := false // c.now is this call's last answer's time
 	for len(lc.pending) == 0 {
 		if c.r0 == c.r1 {
 			c.drained()
@@ -312,7 +313,11 @@ func (l *evLoop) process(c *fastConn) {
 				return
 			}
 			if !lc.inHead {
-				lc.rdl = time.Now().Add(l.fs.idleTimeout).UnixNano()
+				now := c.now
+				if !answered {
+					now = time.Now()
+				}
+				lc.rdl = now.Add(l.fs.idleTimeout).UnixNano()
 			}
 			return
 		}
@@ -339,7 +344,7 @@ func (l *evLoop) process(c *fastConn) {
 			l.handOff(c)
 			return
 		}
-		lc.inHead = false
+		lc.inHead, answered = false, true
 		c.r0, c.scan = c.r0+n, 0
 		if c.w.closeAfter || l.fs.closing.Load() {
 			if len(lc.pending) == 0 {

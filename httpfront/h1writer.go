@@ -35,7 +35,9 @@ type fastWriter struct {
 const pendingMax = 4096
 
 func (w *fastWriter) reset(head, wantsClose bool) {
-	clear(w.header)
+	if len(w.header) > 0 {
+		clear(w.header)
+	}
 	*w = fastWriter{c: w.c, bw: w.bw, header: w.header, head: head, closeAfter: wantsClose,
 		clen: -1, pending: w.pending[:0]}
 }
@@ -103,6 +105,36 @@ func (w *fastWriter) Write(p []byte) (int, error) {
 
 func (w *fastWriter) WriteString(s string) (int, error) {
 	return w.Write([]byte(s)) // rare: only http.Error and friends
+}
+
+// writePrepared sends a prepared whole-file answer (preparedWriter):
+// the header resp, then Cache-Control cc, Connection: close when the
+// connection ends after it, Date, and body unless the request is HEAD.
+func (w *fastWriter) writePrepared(resp []byte, cc string, body []byte) (int64, bool) {
+	if w.c.head.cond || w.wroteHeader || len(w.header) != 0 || len(w.pending) != 0 || w.werr != nil {
+		return 0, false
+	}
+	w.wroteHeader, w.committed, w.status = true, true, http.StatusOK
+	w.clen = int64(len(body))
+	bw := w.bw
+	bw.b = append(bw.b, resp...)
+	if cc != "" {
+		bw.WriteString("Cache-Control: ")
+		bw.WriteString(fieldOut(cc))
+		bw.WriteString("\r\n")
+	}
+	if w.closeAfter {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("Date: ")
+	bw.b = append(bw.b, w.c.srv.dates.at(w.c.now)...)
+	bw.WriteString("\r\n\r\n")
+	if w.head || len(body) == 0 {
+		return 0, true
+	}
+	w.written = w.clen
+	n, _ := w.body(body)
+	return int64(n), true
 }
 
 // body writes p after the header, chunked if need be.

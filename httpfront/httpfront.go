@@ -284,7 +284,7 @@ func (f *Front) route(r *http.Request) routed {
 	if st != 0 {
 		return routed{bad: st}
 	}
-	alias, app := f.match(p, requestHost(r))
+	alias, app := f.match(p, r)
 	switch {
 	case alias != nil:
 		return routed{path: p, dir: alias.dir}
@@ -295,16 +295,27 @@ func (f *Front) route(r *http.Request) routed {
 }
 
 // match finds the alias or app with the longest prefix matching p.
-func (f *Front) match(p, host string) (*aliasRoute, *appRoute) {
+// r's host (requestHost) is looked at only for a route with a host pattern.
+func (f *Front) match(p string, r *http.Request) (*aliasRoute, *appRoute) {
+	host, hostKnown := "", false
+	hostMatches := func(re *regexp.Regexp) bool {
+		if re == nil {
+			return true
+		}
+		if !hostKnown {
+			host, hostKnown = requestHost(r), true
+		}
+		return re.MatchString(host)
+	}
 	var alias *aliasRoute
 	for _, a := range f.aliases {
-		if hasPathPrefix(p, a.prefix) && (a.host == nil || a.host.MatchString(host)) {
+		if hasPathPrefix(p, a.prefix) && hostMatches(a.host) {
 			alias = a
 			break
 		}
 	}
 	for _, a := range f.apps {
-		if hasPathPrefix(p, a.prefix) && (a.host == nil || a.host.MatchString(host)) {
+		if hasPathPrefix(p, a.prefix) && hostMatches(a.host) {
 			if alias != nil && len(alias.prefix) >= len(a.prefix) {
 				return alias, nil
 			}
@@ -323,18 +334,18 @@ func requestHost(r *http.Request) string {
 	return strings.ToLower(strings.Trim(h, "[]"))
 }
 
-// fromMemory reports whether a request routed to rt is answered without
+// fromMemory reports at the time now (unix nanoseconds) whether a request routed to rt is answered without
 // blocking on anything but the file cache: an error page, a redirect, or
 // a file (and each of its sidecars) held in memory. The fast path's event
 // loops answer only such requests themselves.
-func (rt *routed) fromMemory() bool {
+func (rt *routed) fromMemory(now int64) bool {
 	switch {
 	case rt.status || rt.app != nil:
 		return false
 	case rt.bad != 0:
 		return true
 	}
-	rt.found, rt.resolved = rt.dir.resolve(rt.path), true
+	rt.found, rt.resolved = rt.dir.resolveAt(rt.path, now), true
 	switch fd := rt.found; fd.kind {
 	case kindMissing, kindRedirect:
 		return true

@@ -231,24 +231,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveFromMemory serves r as ServeHTTP does if the front end answers it
 // from memory (routed.fromMemory); otherwise it reports false and writes
 // nothing.
-func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request) bool {
+func (s *Server) serveFromMemory(w http.ResponseWriter, r *http.Request, now time.Time) bool {
 	if (s.auto != nil && s.auto.isChallenge(r)) || s.https.redirects(r) {
 		return false
 	}
 	f := s.acquire()
 	defer f.use.leave()
 	rt := f.route(r)
-	if !rt.fromMemory() {
+	if !rt.fromMemory(now.UnixNano()) {
 		return false
 	}
-	s.serve(f, rt, w, r)
+	s.serveAt(f, rt, w, r, now)
 	return true
 }
 
 // serve answers r, routed to rt, through f.
 func (s *Server) serve(f *Front, rt routed, w http.ResponseWriter, r *http.Request) {
+	s.serveAt(f, rt, w, r, time.Now())
+}
+
+// serveAt is serve for a request that came at now.
+func (s *Server) serveAt(f *Front, rt routed, w http.ResponseWriter, r *http.Request, now time.Time) {
 	rc := http.NewResponseController(w)
-	now := time.Now()
 	_ = rc.SetWriteDeadline(now.Add(s.writeTimeout))
 	if r.ContentLength != 0 {
 		_ = rc.SetReadDeadline(now.Add(s.bodyTimeout))

@@ -49,13 +49,16 @@ type found struct {
 }
 
 // resolve maps a clean URL path below d's prefix to what is on disk.
-func (d *staticDir) resolve(urlPath string) found {
+func (d *staticDir) resolve(urlPath string) found { return d.resolveAt(urlPath, time.Now().UnixNano()) }
+
+// resolveAt is resolve at the time now (unix nanoseconds).
+func (d *staticDir) resolveAt(urlPath string, now int64) found {
 	rel := strings.TrimPrefix(urlPath, d.prefix)
 	name := strings.Trim(rel, "/")
 	if name == "" {
 		name = "."
 	}
-	e := d.cache.lookup(name)
+	e := d.cache.lookupAt(name, now)
 	switch {
 	case e.missing:
 		return found{kind: kindMissing}
@@ -72,7 +75,7 @@ func (d *staticDir) resolve(urlPath string) found {
 		if name != "." {
 			n = name + "/" + ix
 		}
-		if ie := d.cache.lookup(n); !ie.missing && !ie.isDir {
+		if ie := d.cache.lookupAt(n, now); !ie.missing && !ie.isDir {
 			return found{kind: kindFile, name: n, e: ie}
 		}
 	}
@@ -138,6 +141,13 @@ func (d *staticDir) serve(w http.ResponseWriter, r *http.Request, urlPath string
 
 // serveFile sends a regular file, or its best precompressed sidecar.
 func (d *staticDir) serveFile(w http.ResponseWriter, r *http.Request, urlPath, name string, e *entry) {
+	if e.resp != nil && !e.hasVar {
+		if pw, ok := w.(preparedWriter); ok {
+			if _, ok := pw.writePrepared(e.resp, d.cfg.cacheControl(urlPath), e.data); ok {
+				return
+			}
+		}
+	}
 	h := w.Header()
 	if e.hasVar {
 		h["Vary"] = varyAcceptEncoding
@@ -192,6 +202,17 @@ func (d *staticDir) serveFile(w http.ResponseWriter, r *http.Request, urlPath, n
 	if err := d.sendBody(w, name, e, start, n); err != nil {
 		d.cfg.logf("httpfront: sending %s: %v", urlPath, err)
 	}
+}
+
+// preparedWriter is a ResponseWriter that sends a whole-file 200 answer
+// from the entry's prepared header (entry.resp) and its bytes, adding
+// Cache-Control (cc, when not empty), Connection and Date itself: what
+// serveFile would send, without building the header per request. ok is
+// false when it cannot (nothing was written): among others for a request
+// with a condition (If-*) or a Range, which the writer knows from its
+// parser (fastHead.cond); n counts the body bytes sent (none for HEAD).
+type preparedWriter interface {
+	writePrepared(resp []byte, cc string, body []byte) (n int64, ok bool)
 }
 
 var (
