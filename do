@@ -10,7 +10,7 @@ export PATH="/usr/local/go/bin:$PATH"
 BOOT_PKGS=(qemu-system-x86 qemu-utils grub-pc-bin grub-efi-amd64-bin ovmf)
 # qemu-system-arm + qemu-efi-aarch64: aarch64 (virt, AAVMF) and Raspberry Pi 3 (raspi3b) boots.
 # btrfs-progs: flash's test that a mounted btrfs (anonymous st_dev) is found.
-TEST_PKGS=(lighttpd nginx-light apache2 php-cgi python3-flask libfcgi-bin spawn-fcgi wrk dosfstools btrfs-progs qemu-system-arm qemu-efi-aarch64 linux-source-6.1 bc bison flex libelf-dev libssl-dev build-essential gcc-aarch64-linux-gnu)
+TEST_PKGS=(squashfs-tools lighttpd nginx-light apache2 php-cgi python3-flask libfcgi-bin spawn-fcgi wrk dosfstools btrfs-progs qemu-system-arm qemu-efi-aarch64 linux-source-6.1 bc bison flex libelf-dev libssl-dev build-essential gcc-aarch64-linux-gnu)
 
 need_go() {
   if ! command -v go >/dev/null; then

@@ -38,9 +38,10 @@ for i in $(seq "$N"); do
   times+=("$t")
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
-size=$(stat -c %s "$img/initramfs.cpio.zst")
+sysfile=$(ls "$img/initramfs.cpio.zst" "$img/root.squashfs" 2>/dev/null | head -1) # the small kernel's root is a squashfs
+size=$(stat -c %s "$sysfile")
 printf 'median QEMU start -> first HTTP 200: %s s over %d boots\n' "$median" "$N"
-printf 'initramfs: %d bytes (%.2f MiB); build: %.1f s\n' "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"
+printf '%s: %d bytes (%.2f MiB); build: %.1f s\n' "$(basename "$sysfile")" "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"
 json() { grep -o "\"$1\": [0-9]*" "$work/status.json" | grep -o '[0-9]*$'; }
 if [ -s "$work/status.json" ]; then
   printf 'idle RAM in use (direct boot, 10 s after its first 200): %s MiB of %s MiB (%s MiB available)\n' \

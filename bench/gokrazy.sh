@@ -115,10 +115,10 @@ gk_z=$(zstd -q -19 -c "$work/gokrazy.img" | wc -c)
 echo "sizes (kernel + root file system; disk image: used blocks (du -B1), zstd -19 bytes):"
 for k in "${kinds[@]}"; do
   d="img_$k"; d=${!d}
-  kb=$(stat -c %s "$d/kernel") ib=$(stat -c %s "$d/initramfs.cpio.zst")
+  kb=$(stat -c %s "$d/kernel") ib=$(stat -c %s "$(ls "$d/initramfs.cpio.zst" "$d/root.squashfs" 2>/dev/null | head -1)")
   cp --sparse=always "$d/disk.img" "$work/$k.img" # the copy the boots use
   used=$(du -B1 "$d/disk.img" | cut -f1) sparse=$(du -B1 "$work/$k.img" | cut -f1) z=$(zstd -q -19 -c "$d/disk.img" | wc -c)
-  printf '  ours (%s kernel): kernel %s + initramfs %s = %s; disk.img %s used as built, %s after cp --sparse=always, %s zstd -19 (%s apparent)\n' \
+  printf '  ours (%s kernel): kernel %s + system %s = %s; disk.img %s used as built, %s after cp --sparse=always, %s zstd -19 (%s apparent)\n' \
     "$k" "$(mib "$kb")" "$(mib "$ib")" "$(mib $((kb + ib)))" "$(mib "$used")" "$(mib "$sparse")" "$(mib "$z")" "$(mib "$(stat -c %s "$d/disk.img")")"
   printf '    %.2fx gokrazy system; disk %.2fx used as built, %.2fx sparse, %.2fx zstd\n' \
     "$(echo "($kb+$ib)/($gk_kernel+$gk_root)" | bc -l)" "$(echo "$used/$gk_used" | bc -l)" "$(echo "$sparse/$gk_used" | bc -l)" "$(echo "$z/$gk_z" | bc -l)"

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // errInitramfsCut: the kernel did not unpack the whole initramfs.
@@ -16,4 +18,36 @@ func checkInitramfs(path string) error {
 		return fmt.Errorf("%w (%s: %v)", errInitramfsCut, path, err)
 	}
 	return nil
+}
+
+// File system magic numbers (statfs's f_type) of the roots an image has.
+const (
+	ramfsMagic    = 0x858458f6
+	tmpfsMagic    = 0x01021994
+	squashfsMagic = 0x73717368
+)
+
+// describeRoot says what the root file system at path is: an initramfs
+// unpacked into RAM (ramfs, tmpfs), or a read-only squashfs (the small
+// kernel's).
+func describeRoot(path string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	var kind string
+	switch uint32(st.Type) {
+	case ramfsMagic:
+		kind = "ramfs"
+	case tmpfsMagic:
+		kind = "tmpfs"
+	case squashfsMagic:
+		kind = "squashfs"
+	default:
+		kind = fmt.Sprintf("file system 0x%x", uint32(st.Type))
+	}
+	if st.Flags&unix.ST_RDONLY != 0 {
+		return kind + ", read-only"
+	}
+	return kind
 }

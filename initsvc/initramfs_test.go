@@ -20,3 +20,14 @@ func TestCheckInitramfs(t *testing.T) {
 		t.Errorf("with it: %v", err)
 	}
 }
+
+func TestDescribeRoot(t *testing.T) {
+	// The test's temporary directory is on whatever the host has; only
+	// the read-only flag and /proc's type are certain.
+	if got := describeRoot("/nonexistent-dir"); got == "" || got[:7] != "unknown" {
+		t.Errorf("a missing path: %q", got)
+	}
+	if got := describeRoot("/proc"); got != "file system 0x9fa0" {
+		t.Errorf("/proc: %q", got)
+	}
+}

@@ -64,7 +64,7 @@ func Main() {
 func run(con console) {
 	con.step("mount", mountAll(), "/proc /sys /dev /run /tmp")
 	cut := checkInitramfs(spec.InitramfsEndPath)
-	con.step("initramfs", cut, "unpacked to its end")
+	con.step("root", cut, describeRoot("/")+", complete")
 	var cfg spec.Init
 	if err := spec.Load(spec.InitPath, &cfg); err != nil {
 		con.step("config", err, "")

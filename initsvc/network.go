@@ -241,8 +241,11 @@ func writeResolvConf(servers []string) error {
 	for _, s := range servers {
 		fmt.Fprintf(&b, "nameserver %s\n", s)
 	}
-	if err := os.WriteFile("/etc/resolv.conf", []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("writing /etc/resolv.conf: %w", err)
+	if err := os.MkdirAll(filepath.Dir(spec.ResolvConfPath), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", spec.ResolvConfPath, err)
+	}
+	if err := os.WriteFile(spec.ResolvConfPath, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", spec.ResolvConfPath, err)
 	}
 	return nil
 }

@@ -28,11 +28,13 @@ type Tree struct {
 	Target string
 }
 
-// File is literal content placed at Target.
+// File is literal content placed at Target, or, when Link is set, a
+// symlink at Target pointing to Link.
 type File struct {
 	Target string
 	Data   []byte
 	Mode   uint64
+	Link   string
 }
 
 // Options says what goes into the image.
@@ -59,6 +61,9 @@ type Options struct {
 	// Cache, when set, keeps linked Go programs and the compressed
 	// archive, so that a rebuild with nothing changed does neither again.
 	Cache *Cache
+	// Squashfs writes the image as a squashfs file system (for a kernel
+	// that mounts its initrd as a read-only root) instead of a zstd cpio.
+	Squashfs bool
 }
 
 // Entry reports what one program or tree added to the image.
@@ -103,6 +108,10 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 	}
 	for _, f := range o.Files {
 		img.from = "the tool's " + f.Target
+		if f.Link != "" {
+			img.add(cpio.Symlink(f.Target, f.Link))
+			continue
+		}
 		img.add(cpio.StaticRecord(f.Data, cpio.Info{Name: f.Target, Mode: cpio.S_IFREG | f.Mode}))
 	}
 	img.from = "the image's base"
@@ -118,6 +127,9 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 		return res, err
 	}
 	res.CPIO = int64(len(raw))
+	if o.Squashfs {
+		return res, squashCached(ctx, w, raw, o.MTime, o.WorkDir, o.Cache)
+	}
 	return res, compressCached(w, raw, o.Cache)
 }
 

@@ -28,6 +28,10 @@ const (
 	// if the kernel unpacked the whole archive (short of memory, the
 	// kernel stops unpacking and boots what it has).
 	InitramfsEndPath = Dir + "/initramfs-end"
+	// ResolvConfLink, where programs read the name servers, is a symlink
+	// to ResolvConfPath, which init writes: the root may be read-only.
+	ResolvConfLink = "/etc/resolv.conf"
+	ResolvConfPath = RunDir + "/resolv.conf"
 )
 
 // Init is what PID 1 needs to bring the appliance up.

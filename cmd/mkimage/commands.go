@@ -129,7 +129,11 @@ func buildImage(ctx context.Context, cfgPath, outDir string, out io.Writer, extr
 func printSummary(out io.Writer, m *manifest.Manifest, dir string, took time.Duration) {
 	fmt.Fprintf(out, "built    %s (%s) in %v\n", m.Board, m.Arch, took.Round(time.Millisecond))
 	fmt.Fprintf(out, "  %-9s %s  %s\n", "kernel", mib(m.Kernel.Size), filepath.Join(dir, m.Kernel.Name))
-	fmt.Fprintf(out, "  %-9s %s  %s\n", "initramfs", mib(m.Initramfs.Size), filepath.Join(dir, m.Initramfs.Name))
+	system := "initramfs"
+	if strings.HasSuffix(m.Initramfs.Name, ".squashfs") {
+		system = "root"
+	}
+	fmt.Fprintf(out, "  %-9s %s  %s\n", system, mib(m.Initramfs.Size), filepath.Join(dir, m.Initramfs.Name))
 	var parts []string
 	for _, c := range m.Contents {
 		parts = append(parts, fmt.Sprintf("%s %s", c.Path, mib(c.Bytes)))

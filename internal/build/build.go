@@ -28,11 +28,22 @@ import (
 // ToolVersion is this tool's version, recorded in manifests.
 const ToolVersion = mkimage.Version
 
-// Output file names inside DIR/<board>/.
+// Output file names inside DIR/<board>/: the kernel, and the system it
+// boots, an initramfs or (for a kernel that mounts it as its root, the
+// small kernel's) a squashfs image.
 const (
 	KernelFile    = "kernel"
 	InitramfsFile = "initramfs.cpio.zst"
+	SquashfsFile  = "root.squashfs"
 )
+
+// systemFile is the name of the file the system is written to for k.
+func systemFile(k kernel.Kernel) string {
+	if k.SquashfsRoot {
+		return SquashfsFile
+	}
+	return InitramfsFile
+}
 
 // Options are the build's inputs besides the config.
 type Options struct {
@@ -145,18 +156,26 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	res, err := writeInitramfs(ctx, rootfs.Options{
 		GOARCH: b.GOARCH, Programs: p.programs, Trees: append(p.trees, debTrees...), HostFiles: p.hostFiles,
 		Files: p.files, Perms: p.perms, MTime: opts.SourceDateEpoch, WorkDir: work, GoEnv: p.goEnv,
-		EndMarker: spec.InitramfsEndPath, Cache: buildCache(),
-	}, filepath.Join(dir, InitramfsFile))
+		EndMarker: spec.InitramfsEndPath, Cache: buildCache(), Squashfs: k.SquashfsRoot,
+	}, filepath.Join(dir, systemFile(k)))
 	if err != nil {
 		return nil, err
 	}
-	say("rootfs   %d programs, %d trees, %d Debian packages, cpio %s (%v)", len(p.programs), len(p.trees), len(pkgs), size(res.CPIO), time.Since(t).Round(time.Millisecond))
+	say("rootfs   %d programs, %d trees, %d Debian packages, cpio %s, %s (%v)", len(p.programs), len(p.trees), len(pkgs), size(res.CPIO), systemFile(k), time.Since(t).Round(time.Millisecond))
 	if err := files.Copy(k.Path, filepath.Join(dir, KernelFile)); err != nil {
 		return nil, err
 	}
+	kcmd := k.Cmdline
+	if k.SquashfsRoot {
+		st, err := os.Stat(filepath.Join(dir, SquashfsFile))
+		if err != nil {
+			return nil, fmt.Errorf("reading the squashfs root's size: %w", err)
+		}
+		kcmd += " " + kernel.RootCmdline(st.Size())
+	}
 	m := &manifest.Manifest{
 		Board: b.Name, Arch: b.GOARCH, Console: b.Console,
-		Cmdline:       strings.Join(strings.Fields("console="+b.Console+" "+b.Cmdline+" "+k.Cmdline+" "+cfg.Kernel.Cmdline), " "),
+		Cmdline:       strings.Join(strings.Fields("console="+b.Console+" "+b.Cmdline+" "+kcmd+" "+cfg.Kernel.Cmdline), " "),
 		KernelVersion: k.Version, KernelSource: k.Source, ToolVersion: ToolVersion,
 		Hostname: cfg.Hostname, HTTPPort: HTTPPort,
 	}
@@ -174,7 +193,7 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	if m.Kernel, err = manifest.Describe(dir, KernelFile); err != nil {
 		return nil, err
 	}
-	if m.Initramfs, err = manifest.Describe(dir, InitramfsFile); err != nil {
+	if m.Initramfs, err = manifest.Describe(dir, systemFile(k)); err != nil {
 		return nil, err
 	}
 	if err := writeDisk(ctx, cfg, b, k, p.src, dir, m, opts, say); err != nil {

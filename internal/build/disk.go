@@ -57,7 +57,7 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 	t := time.Now()
 	say("disk     making %s (%s)", DiskFile, b.Disk.Layout)
 	s := disk.Spec{
-		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, InitramfsFile),
+		Board: b, Kernel: filepath.Join(dir, KernelFile), Initramfs: filepath.Join(dir, systemFile(k)),
 		Cmdline:   m.Cmdline + " " + spec.DataCmdline,
 		KernelDir: kdir, Seed: diskSeed(cfg, b), Epoch: opts.SourceDateEpoch,
 	}

@@ -75,6 +75,10 @@ func (p plan) describe(w io.Writer, b board.Board, k kernel.Kernel) error {
 	}
 	p.debian.describe(w, b)
 	for _, f := range p.files {
+		if f.Link != "" {
+			fmt.Fprintf(w, "symlink   %-22s to %s\n", f.Target, f.Link)
+			continue
+		}
 		fmt.Fprintf(w, "file      %-22s %d bytes\n", f.Target, len(f.Data))
 	}
 	for _, pm := range p.perms {
@@ -116,6 +120,8 @@ func specFiles(p plan) ([]rootfs.File, error) {
 	return []rootfs.File{
 		{Target: spec.InitPath, Data: initJSON, Mode: 0o644},
 		{Target: spec.FrontPath, Data: frontJSON, Mode: 0o644},
+		// init writes the name servers on /run: the root may be read-only
+		{Target: spec.ResolvConfLink, Link: spec.ResolvConfPath},
 	}, nil
 }
 

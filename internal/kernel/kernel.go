@@ -24,6 +24,19 @@ type Kernel struct {
 	Source  string // module path or file path
 	// Cmdline is what this kernel needs on its command line ("" mostly).
 	Cmdline string
+	// SquashfsRoot: the image's root goes to this kernel as a squashfs
+	// initrd, which it copies to a RAM disk and mounts read-only
+	// (RootCmdline), not as an initramfs cpio it unpacks into RAM.
+	SquashfsRoot bool
+}
+
+// RootCmdline is what a kernel with SquashfsRoot needs on its command line
+// to boot a squashfs initrd of size bytes: /dev/ram0 as the root, with
+// room for the image (brd's rd_size, in KiB; its pages are allocated as
+// the image is copied in), and /init run from it.
+func RootCmdline(size int64) string {
+	kib := (size + 1<<20 - 1) >> 20 << 10
+	return fmt.Sprintf("root=/dev/ram0 rootfstype=squashfs brd.rd_size=%d init=/init", kib)
 }
 
 // Local describes a kernel given in the config: a file (Path, Modules) or

@@ -87,6 +87,8 @@ func checkTools(a Arch) error {
 	pkgs := map[string]string{
 		"make": "make", "gcc": "gcc", "flex": "flex", "bison": "bison",
 		"bc": "bc", "tar": "tar", "xz": "xz-utils", "perl": "perl",
+		// not for the kernel: its root is a squashfs (rootfs.squash)
+		"mksquashfs": "squashfs-tools",
 	}
 	cc := a.crossPrefix() + "gcc"
 	if cc != "gcc" {
@@ -103,7 +105,7 @@ func checkTools(a Arch) error {
 		}
 	}
 	if len(missing) > 0 {
-		return errors.New("building the small kernel for " + a.GOARCH + " needs " + strings.Join(missing, " ") +
+		return errors.New("the small kernel for " + a.GOARCH + " needs " + strings.Join(missing, " ") +
 			": apt-get install " + strings.Join(missing, " ") + " libelf-dev")
 	}
 	return nil
