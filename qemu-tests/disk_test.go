@@ -65,6 +65,10 @@ type note struct {
 	// version and the one an update replaced.
 	System   string `json:"system"`
 	Previous string `json:"previous"`
+	// Resolv is /etc/resolv.conf as the app reads it; RootWrite why it
+	// could not create a file in / ("created" if it could).
+	Resolv    string `json:"resolv"`
+	RootWrite string `json:"root_write"`
 }
 
 // notes GETs (body == "") or PUTs the note through the front end.

@@ -158,6 +158,11 @@ func TestSmallKernelX86(t *testing.T) {
 	if n := notes(t, g, msg); n.Note != msg || n.Dir != "/data/apps/notes" {
 		t.Errorf("note after PUT: %+v", n)
 	}
+	// The name servers reach the app through /etc/resolv.conf's link to
+	// /run; the read-only root takes no file, not even from root's own.
+	if n := notes(t, g, ""); n.Resolv != "nameserver 10.0.2.3\n" || !strings.Contains(n.RootWrite, "read-only file system") {
+		t.Errorf("the app read /etc/resolv.conf %q; creating /notes-was-here: %q", n.Resolv, n.RootWrite)
+	}
 	t.Logf("x86_64 SeaBIOS disk boot in %d MiB to the app's answer: %.1f s", smallX86MiB, time.Since(start).Seconds())
 	checkIdleRAM(t, g, "x86_64 SeaBIOS disk")
 	powerButton(t, g)

@@ -9,6 +9,8 @@
 // are the versions init passes (MKIMAGE_VERSION, MKIMAGE_PREVIOUS_VERSION).
 // NOTES_EXIT=start makes it
 // exit 1 at once, before it serves (an update whose app cannot start).
+// "resolv" is /etc/resolv.conf as the app reads it, and "root_write"
+// why it could not create a file in / (the root is not the app's).
 package main
 
 import (
@@ -60,6 +62,16 @@ func main() {
 			}
 		}
 		note, _ := os.ReadFile(file)
+		resolv, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil {
+			resolv = []byte(err.Error())
+		}
+		rootWrite := "created"
+		if f, err := os.Create("/notes-was-here"); err != nil {
+			rootWrite = err.Error()
+		} else {
+			f.Close()
+		}
 		var st syscall.Statfs_t
 		_ = syscall.Statfs(dir, &st)
 		w.Header().Set("Content-Type", "application/json")
@@ -67,6 +79,7 @@ func main() {
 			"dir": dir, "note": string(note), "uid": os.Getuid(), "version": os.Getenv("NOTES_VERSION"),
 			"system": os.Getenv("MKIMAGE_VERSION"), "previous": os.Getenv("MKIMAGE_PREVIOUS_VERSION"),
 			"fs_bytes": int64(st.Blocks) * st.Bsize, "fs_type": st.Type,
+			"resolv": string(resolv), "root_write": rootWrite,
 		})
 	})))
 }
