@@ -467,3 +467,41 @@ func TestNotSentLowat(t *testing.T) {
 		t.Errorf("TCP_NOTSENT_LOWAT = %d, %v; want %d", v, err, notSentLowat)
 	}
 }
+
+// TestPreparedAnswerDate: a prepared answer (a small file from memory)
+// carries the time of its own request, also on a kept connection and on
+// one a loop handed to a goroutine.
+func TestPreparedAnswerDate(t *testing.T) { forFastModes(t, testPreparedAnswerDate) }
+
+func testPreparedAnswerDate(t *testing.T, so ServerOptions) {
+	root := tree(t, map[string]string{"a.css": "p{}"})
+	_, addr := startServerOpt(t, spec.Front{Root: root, AccessLog: "off"}, so)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond)
+		}
+		if _, err := io.WriteString(c, "GET /a.css HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d, Date %q: %v", i, resp.StatusCode, resp.Header.Get("Date"), err)
+		}
+		if off := time.Since(d); off < -time.Second || off > 2*time.Second {
+			t.Errorf("request %d: Date %v is %v from now", i, d, off)
+		}
+	}
+}

@@ -47,8 +47,9 @@ type fastConn struct {
 	rdl     coarseDeadline
 	wdl     coarseDeadline
 	lc      *loopConn // an event loop's connection (its loop serves it while in evLoop.conns)
-	// now is when the request answered from memory came (respond reads
-	// the clock once for it: the cache's TTL, Date, deadlines).
+	// now is when the request being answered came (respond reads the
+	// clock once for it): a prepared answer's Date and, for an answer
+	// from memory, the cache's TTL and the deadlines.
 	now time.Time
 	lz  lazyConn // the connection once its loop handed it to a goroutine
 
@@ -284,9 +285,7 @@ func (c *fastConn) parse(b []byte) (*http.Request, bool) {
 // then means nothing was written.
 func (c *fastConn) respond(r *http.Request, memoryOnly bool) bool {
 	c.w.reset(c.head.method == http.MethodHead, c.head.close)
-	if memoryOnly {
-		c.now = time.Now()
-	}
+	c.now = time.Now()
 	served, ok := c.run(r, memoryOnly)
 	if c.headLen > initialReadBuf {
 		c.dropHead()
