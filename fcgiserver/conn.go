@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mkimage/mkimage/fcgiserver/record"
@@ -50,7 +51,9 @@ func (c *conn) serve() {
 	for {
 		rec, err := c.bufs.rd.Next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) &&
+			// A reset is the web server leaving, as EOF is (a peer that
+			// closes with our answer unread resets the connection).
+			if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, net.ErrClosed) &&
 				!errors.Is(err, os.ErrDeadlineExceeded) && !c.dead.Load() {
 				c.srv.logf("reading from %v: %v", c.nc.RemoteAddr(), err)
 			}

@@ -42,7 +42,7 @@
 // ErrFinished. A handler that panics gets a 500 if nothing was sent; after
 // the headers went out, the connection is dropped without END_REQUEST, the
 // only way to tell the web server the response is broken (as net/http
-// does). EOF is taken as "the web server left": a client that half-closes
+// does). EOF (or a reset) is taken as "the web server left", and not logged: a client that half-closes
 // its side after sending a request is not supported (lighttpd, nginx and
 // libfcgi's cgi-fcgi do not).
 //

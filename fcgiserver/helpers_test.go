@@ -21,11 +21,17 @@ import (
 // testServer serves h on a unix socket in a temporary directory.
 func testServer(t *testing.T, h http.Handler, cfg Config) (*Server, string) {
 	t.Helper()
+	return testServerLog(t, h, cfg, testLogger(t))
+}
+
+// testServerLog is testServer with its error log going to logger.
+func testServerLog(t *testing.T, h http.Handler, cfg Config, logger *log.Logger) (*Server, string) {
+	t.Helper()
 	srv, err := New(h, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.ErrorLog = testLogger(t)
+	srv.ErrorLog = logger
 	path := filepath.Join(t.TempDir(), "fcgi.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {

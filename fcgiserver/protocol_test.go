@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,6 +117,55 @@ func TestGetValues(t *testing.T) {
 	if r := readReplies(t, rd, 1)[1]; r.status() != "200 OK" {
 		t.Errorf("request after GET_VALUES: %q", r.status())
 	}
+}
+
+// TestResetBetweenRecordsIsQuiet: a peer that asks GET_VALUES and closes
+// without reading the answer (as init's readiness probe does when it
+// gave up waiting for a starting app) leaves a reset connection, which is
+// the web server leaving, like EOF, and not logged.
+func TestResetBetweenRecordsIsQuiet(t *testing.T) {
+	var logged syncBuffer
+	_, path := testServerLog(t, echoHandler(), DefaultConfig(), log.New(&logged, "", 0))
+	c := dial(t, path)
+	w := record.NewWriter(c)
+	w.WriteGetValues(record.ValueMaxConns)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the answer waits unread in c
+	c.Close()
+	// The same from a second connection, read this time: the server is
+	// still serving, and its log stays empty.
+	c2 := dial(t, path)
+	w = record.NewWriter(c2)
+	w.WriteGetValues(record.ValueMaxConns)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := record.NewReader(c2).Next(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s := logged.String(); s != "" {
+		t.Errorf("logged: %s", s)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestManagementAndRoles(t *testing.T) {
