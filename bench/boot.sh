@@ -5,6 +5,7 @@
 # idled 10 s after its first 200.
 # Then the same for the disk images: x86_64 under SeaBIOS and OVMF, aarch64 direct and under
 # AAVMF (BENCH_DISK=0 skips them; BENCH_DISK_N boots each, default 3).
+# BENCH_KERNEL=small builds with [kernel] build = "small" (its root is a squashfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -12,11 +13,17 @@ N=${1:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 go build -o "$work/mkimage" ./cmd/mkimage
+cfg=examples/appliance/appliance.toml
+if [ "${BENCH_KERNEL:-}" = small ]; then
+  sed "s|^root = \"www\"|root = \"$PWD/examples/appliance/www\"|" "$cfg" >"$work/small.toml"
+  printf '\n[kernel]\nbuild = "small"\n' >>"$work/small.toml"
+  cfg="$work/small.toml"
+fi
 t0=$(date +%s.%N)
-"$work/mkimage" build -c examples/appliance/appliance.toml -o "$work/out" >/dev/null
+"$work/mkimage" build -c "$cfg" -o "$work/out" >/dev/null
 t1=$(date +%s.%N)
 img="$work/out/qemu-x86_64"
-status=$(sed -n '/^\[web.status\]/,/^\[/ s/^path *= *"\(.*\)"/\1/p' examples/appliance/appliance.toml)
+status=$(sed -n '/^\[web.status\]/,/^\[/ s/^path *= *"\(.*\)"/\1/p' "$cfg")
 times=()
 for i in $(seq "$N"); do
   log="$work/boot$i.log"
@@ -38,7 +45,7 @@ for i in $(seq "$N"); do
   times+=("$t")
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
-sysfile=$(ls "$img/initramfs.cpio.zst" "$img/root.squashfs" 2>/dev/null | head -1) # the small kernel's root is a squashfs
+for sysfile in "$img/initramfs.cpio.zst" "$img/root.squashfs"; do [ -e "$sysfile" ] && break; done # the small kernel's root is a squashfs
 size=$(stat -c %s "$sysfile")
 printf 'median QEMU start -> first HTTP 200: %s s over %d boots\n' "$median" "$N"
 printf '%s: %d bytes (%.2f MiB); build: %.1f s\n' "$(basename "$sysfile")" "$size" "$(echo "$size/1048576" | bc -l)" "$(echo "$t1-$t0" | bc -l)"
@@ -56,6 +63,7 @@ boot_median() {
   local ts=() i log pid t
   for i in $(seq "$n"); do
     log="$work/$name$i.log"
+    : >"$log" # before the background boot opens it: the loop below reads it at once
     "$work/mkimage" boot "$@" "$img" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1200); do
@@ -78,7 +86,7 @@ if [ "${BENCH_DISK:-1}" != 0 ]; then
   boot_median "x86_64 disk OVMF" "$DN" "$img" -boot uefi -disk "$work/pc.img" -snapshot
   printf 'x86_64 disk.img: %d bytes (%.1f MiB apparent)\n' "$(stat -c %s "$img/disk.img")" "$(echo "$(stat -c %s "$img/disk.img")/1048576" | bc -l)"
   if command -v qemu-system-aarch64 >/dev/null; then
-    sed 's/^board = .*/board = "qemu-aarch64"/' examples/appliance/appliance.toml >"$work/arm.toml"
+    sed 's/^board = .*/board = "qemu-aarch64"/' "$cfg" >"$work/arm.toml"
     cp -r examples/appliance/www "$work/www"
     "$work/mkimage" build -c "$work/arm.toml" -o "$work/out" >/dev/null
     arm="$work/out/qemu-aarch64"

@@ -115,7 +115,8 @@ gk_z=$(zstd -q -19 -c "$work/gokrazy.img" | wc -c)
 echo "sizes (kernel + root file system; disk image: used blocks (du -B1), zstd -19 bytes):"
 for k in "${kinds[@]}"; do
   d="img_$k"; d=${!d}
-  kb=$(stat -c %s "$d/kernel") ib=$(stat -c %s "$(ls "$d/initramfs.cpio.zst" "$d/root.squashfs" 2>/dev/null | head -1)")
+  for sysfile in "$d/initramfs.cpio.zst" "$d/root.squashfs"; do [ -e "$sysfile" ] && break; done # the small kernel's root is a squashfs
+  kb=$(stat -c %s "$d/kernel") ib=$(stat -c %s "$sysfile")
   cp --sparse=always "$d/disk.img" "$work/$k.img" # the copy the boots use
   used=$(du -B1 "$d/disk.img" | cut -f1) sparse=$(du -B1 "$work/$k.img" | cut -f1) z=$(zstd -q -19 -c "$d/disk.img" | wc -c)
   printf '  ours (%s kernel): kernel %s + system %s = %s; disk.img %s used as built, %s after cp --sparse=always, %s zstd -19 (%s apparent)\n' \
