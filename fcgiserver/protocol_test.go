@@ -10,7 +10,6 @@ import (
 	"log"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,7 +123,7 @@ func TestGetValues(t *testing.T) {
 // gave up waiting for a starting app) leaves a reset connection, which is
 // the web server leaving, like EOF, and not logged.
 func TestResetBetweenRecordsIsQuiet(t *testing.T) {
-	var logged syncBuffer
+	var logged testkit.SyncBuffer
 	_, path := testServerLog(t, echoHandler(), DefaultConfig(), log.New(&logged, "", 0))
 	c := dial(t, path)
 	w := record.NewWriter(c)
@@ -149,23 +148,6 @@ func TestResetBetweenRecordsIsQuiet(t *testing.T) {
 	if s := logged.String(); s != "" {
 		t.Errorf("logged: %s", s)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestManagementAndRoles(t *testing.T) {

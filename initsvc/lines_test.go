@@ -1,7 +1,6 @@
 package initsvc
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/mkimage/mkimage/internal/testkit"
 )
 
 func TestReadLines(t *testing.T) {
@@ -64,30 +65,12 @@ func TestReadLinesReportsReadErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the queue's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestCopyLinesNeverClosesThePipe writes a 1 MiB line into a service's
 // output pipe: the write succeeds (the reader gave up at 64 KiB and closed
 // the pipe before, so the service got EPIPE or SIGPIPE), the line is cut
 // and marked, and the lines after it arrive.
 func TestCopyLinesNeverClosesThePipe(t *testing.T) {
-	var con syncBuffer
+	var con testkit.SyncBuffer
 	s := &supervisor{out: newOutQueue(&con, consoleQueueBytes)}
 	sv := &service{name: "svc", errs: newRing(ringLines, ringBytes)}
 	r, w, err := os.Pipe()
@@ -122,7 +105,7 @@ func TestCopyLinesNeverClosesThePipe(t *testing.T) {
 // TestCopyLinesInterleaved reads a service's stdout and stderr at once:
 // every line arrives whole, each stream in its order.
 func TestCopyLinesInterleaved(t *testing.T) {
-	var con syncBuffer
+	var con testkit.SyncBuffer
 	s := &supervisor{out: newOutQueue(&con, consoleQueueBytes)}
 	sv := &service{name: "svc", errs: newRing(ringLines, ringBytes)}
 	var wg sync.WaitGroup
@@ -166,12 +149,12 @@ func TestCopyLinesInterleaved(t *testing.T) {
 // released.
 type blockingWriter struct {
 	release chan struct{}
-	syncBuffer
+	testkit.SyncBuffer
 }
 
 func (w *blockingWriter) Write(p []byte) (int, error) {
 	<-w.release
-	return w.syncBuffer.Write(p)
+	return w.SyncBuffer.Write(p)
 }
 
 // TestOutQueueBounded: with the console stuck, putting lines never

@@ -12,13 +12,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/mkimage/mkimage/internal/qemu"
+	"github.com/mkimage/mkimage/internal/testkit"
 	"github.com/mkimage/mkimage/updater/slots"
 )
 
@@ -236,7 +236,7 @@ func (pc *powerCut) update(when string, v pcVersion) {
 type bgUpdate struct {
 	mark int // the guest's console lines before it started
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testkit.SyncBuffer
 	done chan struct{}
 }
 
@@ -247,7 +247,7 @@ func (pc *powerCut) send(bundle string) *bgUpdate {
 	t.Helper()
 	cmd := tool.Command("update", bundle, "--to", pc.to)
 	cmd.Env = append(cmd.Env, pc.env...)
-	u := &bgUpdate{mark: pc.g.Console.Len(), cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	u := &bgUpdate{mark: pc.g.Console.Len(), cmd: cmd, out: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = u.out, u.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mkimage update: %v", err)
@@ -349,25 +349,6 @@ func (pc *powerCut) bootEnv() slots.BootState {
 	}
 	e := found[0]
 	return slots.BootState{Committed: e.Get("committed"), Trial: e.Get("trial"), Tried: e.Get("tried")}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // lastLine is the last non-empty line (or \r-separated progress update)

@@ -5,6 +5,7 @@
 package testkit
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -139,4 +141,24 @@ func ProcStatusKB(pid int) (map[string]int64, error) {
 		}
 	}
 	return m, nil
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a process's
+// output, a logger, a queue) and the test that reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
