@@ -136,23 +136,36 @@ func Build(ctx context.Context, o Options, w io.Writer) (Result, error) {
 // compressCached writes raw compressed to w, from the cache when the same
 // archive was compressed before.
 func compressCached(w io.Writer, raw []byte, cache *Cache) error {
-	sum := sha256.Sum256(raw)
-	key := "zst1-" + hex.EncodeToString(sum[:])
+	return writeCached(w, cache, "zst1-"+sha256Hex(raw), func() ([]byte, error) {
+		var buf bytes.Buffer
+		err := compress(&buf, raw)
+		return buf.Bytes(), err
+	})
+}
+
+// writeCached writes the cache's bytes for key to w, or, when it has none,
+// what produce returns, keeping them under key.
+func writeCached(w io.Writer, cache *Cache, key string, produce func() ([]byte, error)) error {
 	if p, ok := cache.Get(key); ok {
 		if data, err := os.ReadFile(p); err == nil {
 			_, err = w.Write(data)
 			return err
 		}
 	}
-	var buf bytes.Buffer
-	if err := compress(&buf, raw); err != nil {
+	data, err := produce()
+	if err != nil {
 		return err
 	}
-	if err := cache.Put(key, buf.Bytes()); err != nil {
+	if err := cache.Put(key, data); err != nil {
 		return err
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(data)
 	return err
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // image collects records by path; directories are created 0755 as needed.

@@ -3,8 +3,6 @@ package rootfs
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -38,23 +36,8 @@ var errNoMksquashfs = errors.New("a squashfs root (the small kernel's) is made w
 // time mtime), from the cache when the same archive was made into one
 // before. mksquashfs's output is the same bytes for the same input.
 func squashCached(ctx context.Context, w io.Writer, raw []byte, mtime uint64, workDir string, cache *Cache) error {
-	sum := sha256.Sum256(raw)
-	key := squashfsVersion + "-" + strconv.FormatUint(mtime, 10) + "-" + hex.EncodeToString(sum[:])
-	if p, ok := cache.Get(key); ok {
-		if data, err := os.ReadFile(p); err == nil {
-			_, err = w.Write(data)
-			return err
-		}
-	}
-	img, err := squash(ctx, raw, mtime, workDir)
-	if err != nil {
-		return err
-	}
-	if err := cache.Put(key, img); err != nil {
-		return err
-	}
-	_, err = w.Write(img)
-	return err
+	key := squashfsVersion + "-" + strconv.FormatUint(mtime, 10) + "-" + sha256Hex(raw)
+	return writeCached(w, cache, key, func() ([]byte, error) { return squash(ctx, raw, mtime, workDir) })
 }
 
 // squash unpacks raw's records into a staging directory under workDir and
