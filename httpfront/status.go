@@ -3,7 +3,6 @@ package httpfront
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net"
 	"net/http"
 	"net/netip"
@@ -76,11 +75,7 @@ func (s *statusRoute) serve(w http.ResponseWriter, r *http.Request, p string) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = statusPage.Execute(w, struct {
-		spec.Report
-		HTTPS []CertStatus
-		JSON  string
-	}{rep, https, path.Base(s.path) + ".json"}) // relative: works behind a prefix-stripping proxy
+	_ = writeStatusPage(w, rep, https, path.Base(s.path)+".json") // relative: works behind a prefix-stripping proxy
 }
 
 func (s *statusRoute) fetch() (spec.Report, error) {
@@ -96,20 +91,3 @@ func (s *statusRoute) fetch() (spec.Report, error) {
 	}
 	return rep, nil
 }
-
-var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Hostname}} status</title>
-<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>
-<body><h1>{{.Hostname}}</h1>
-<p>up {{printf "%.0f" .UptimeSeconds}} s; memory: {{.MemInUseMiB}} MiB in use of {{.MemTotalMiB}} MiB ({{.MemAvailMiB}} MiB available);
-{{.Facts.OnlineCPUs}} CPUs, {{.Facts.PhysicalCores}} physical cores</p>
-{{with .Update}}<h2>system</h2><p>version {{.Version}}{{with .Slot}} in slot {{.}}{{end}}{{if .Trial}}, on trial (not yet judged){{end}}{{with .Replaced}}; it replaced {{.}}{{end}}{{with .Previous}}; a rollback would boot {{.}}{{end}}{{with .Note}}; {{.}}{{end}}</p>
-{{with .Last}}<p>last update: {{.Version}} (from {{.From}}) in slot {{.Slot}}: {{.Result}} at {{.At.Format "2006-01-02 15:04:05 UTC"}}{{with .Reason}}: {{.}}{{end}}</p>{{end}}{{end}}
-{{with .HTTPS}}<h2>HTTPS</h2><table><tr><th>domain</th><th>certificate</th><th>expires</th><th>next renewal</th><th>last error from the CA</th></tr>
-{{range .}}<tr><td>{{.Domain}}</td><td>{{if .HaveCert}}yes{{else}}none yet{{end}}</td><td>{{if .HaveCert}}{{.NotAfter.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{if not .NextRenewal.IsZero}}{{.NextRenewal.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{with .Reason}}<b>{{.}}</b>: {{end}}{{.LastError}}{{if .LastError}} (at {{.LastErrorAt.UTC.Format "2006-01-02 15:04:05 UTC"}}){{end}}</td></tr>
-{{end}}</table>{{end}}
-{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
-<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
-{{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
-{{end}}</table><p><a href="{{.JSON}}">JSON</a></p></body></html>
-`))
