@@ -131,12 +131,17 @@ func run(con console) {
 	}
 }
 
-// startServices starts the pools, waits for them, then the status server
-// and the front end, and prints "ready" once the front end accepts; it
-// returns why the appliance is not fully up (a pool that never answered,
-// the front end), or nil: a trial's judge fails on either.
+// startServices starts the pools, the status server and the front end,
+// then waits for the pools and prints "ready" once the front end accepts;
+// it returns why the appliance is not fully up (a pool that never
+// answered, the front end), or nil: a trial's judge fails on either. The
+// front end does not wait for the pools (that took a second of every boot
+// under TCG): init has bound their sockets, so a request that comes before
+// an app is up waits in its socket's backlog, and the front end asks an
+// app that has not yet answered FCGI_GET_VALUES again (fcgiclient's
+// keep.go).
 func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts, update func() *spec.UpdateReport) error {
-	pools, poolErr := startPools(con, sup, cfg, facts)
+	pools := startPools(con, sup, cfg, facts)
 	st := &status{sup: sup, pools: pools, facts: facts, boot: con.start, update: update}
 	con.step("status", st.serve(spec.StatusSocket), spec.StatusSocket)
 	var front []*service
@@ -145,28 +150,36 @@ func startServices(con console, sup *supervisor, cfg spec.Init, facts tuning.Fac
 			front = append(front, f)
 		}
 	}
+	poolErr := waitPools(con, cfg, pools)
 	err := waitReady(front, 60*time.Second)
 	con.step("ready", err, "")
 	return errors.Join(poolErr, err)
 }
 
-// startPools starts every pool, waits until its members answer FastCGI,
-// then writes the front end's runtime spec with their sockets. It returns
-// the pools and why any of them is not ready.
-func startPools(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) (map[string]*pool, error) {
+// startPools starts every pool and writes the front end's runtime spec
+// with their sockets.
+func startPools(con console, sup *supervisor, cfg spec.Init, facts tuning.Facts) map[string]*pool {
 	pools := map[string]*pool{}
+	for _, p := range cfg.Pools {
+		pools[p.Name] = sup.startPool(p, facts)
+	}
+	if len(pools) > 0 {
+		con.step("front spec", writeRuntimeFront(pools), spec.RuntimeFrontPath)
+	}
+	return pools
+}
+
+// waitPools waits until every pool's members answer FastCGI, in the
+// config's order, and returns why any pool is not ready.
+func waitPools(con console, cfg spec.Init, pools map[string]*pool) error {
 	var errs []error
 	for _, p := range cfg.Pools {
-		pl := sup.startPool(p, facts)
-		pools[p.Name] = pl
+		pl := pools[p.Name]
 		err := waitReady(pl.members, 60*time.Second)
 		con.step("pool "+p.Name, err, fmt.Sprintf("%d processes ready", len(pl.members)))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pool %s: %w", p.Name, err))
 		}
 	}
-	if len(pools) > 0 {
-		con.step("front spec", writeRuntimeFront(pools), spec.RuntimeFrontPath)
-	}
-	return pools, errors.Join(errs...)
+	return errors.Join(errs...)
 }

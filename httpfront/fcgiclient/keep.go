@@ -2,7 +2,9 @@ package fcgiclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -79,12 +81,24 @@ func (p *Pool) mayIdle(c *Conn) bool {
 	return c.b.open.Load() <= c.b.maxConns.Load()
 }
 
-// ask sends FCGI_GET_VALUES to b and records the answer.
+// silentTries is how many times a backend that takes the question but
+// does not answer it within probeTimeout is asked: an app still starting
+// (init has bound its socket, so the question waits in the backlog) is
+// asked again, one that never answers is not asked for ever.
+const silentTries = 3
+
+// errSilent: the backend took the question and did not answer in time.
+var errSilent = errors.New("no FCGI_GET_VALUES_RESULT in time")
+
+// ask sends FCGI_GET_VALUES to b and records the answer. A backend that
+// could not be reached, or was silent fewer than silentTries times, is
+// asked again after probeRetry.
 func (p *Pool) ask(b *Backend) {
 	n, err := p.getValues(b)
 	b.maxConns.Store(n)
-	if err != nil && n == 0 {
-		b.probeAgain.Store(time.Now().Add(probeRetry).UnixNano())
+	again := err != nil && (!errors.Is(err, errSilent) || b.silent.Add(1) < silentTries)
+	if again {
+		b.probeAgain.Store(time.Now().Add(p.probeRetry).UnixNano())
 	} else {
 		b.probeAgain.Store(0)
 	}
@@ -92,7 +106,8 @@ func (p *Pool) ask(b *Backend) {
 }
 
 // getValues returns how many connections b serves at once: 0 when it does
-// not say; err when it could not be asked (not when it did not answer).
+// not say; err when it could not be asked, errSilent when it did not
+// answer in time (nil when it closed the connection without answering).
 func (p *Pool) getValues(b *Backend) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.opt.ConnectTimeout)
 	defer cancel()
@@ -110,6 +125,9 @@ func (p *Pool) getValues(b *Backend) (int64, error) {
 	r := record.NewReader(nc)
 	for {
 		rec, err := r.Next()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, errSilent
+		}
 		if err != nil {
 			return 0, nil // no answer: treat as one connection at a time
 		}

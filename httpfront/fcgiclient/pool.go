@@ -51,6 +51,7 @@ type Backend struct {
 	probe       atomic.Int32 // FCGI_GET_VALUES state (keep.go)
 	maxConns    atomic.Int64 // connections the backend serves at once; 0 unknown
 	probeAgain  atomic.Int64 // unix nanos when to ask again; 0 never
+	silent      atomic.Int32 // probes that got no answer in time
 
 	mu   sync.Mutex
 	idle []*Conn
@@ -58,11 +59,12 @@ type Backend struct {
 
 // Pool is the set of backends of one app.
 type Pool struct {
-	backends []*Backend
-	opt      Options
-	next     atomic.Uint32
-	closed   atomic.Bool
-	bufs     sync.Pool // *connBufs
+	backends   []*Backend
+	opt        Options
+	probeRetry time.Duration // probeRetry but in tests
+	next       atomic.Uint32
+	closed     atomic.Bool
+	bufs       sync.Pool // *connBufs
 }
 
 // ParseAddr splits "unix:/path", "tcp:host:port" or "/path" into a network
@@ -104,7 +106,7 @@ func NewPool(addrs []string, opt Options) (*Pool, error) {
 	if opt.MaxHeaderBytes <= 0 {
 		opt.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
-	p := &Pool{opt: opt}
+	p := &Pool{opt: opt, probeRetry: probeRetry}
 	for _, a := range addrs {
 		network, addr, err := ParseAddr(a)
 		if err != nil {
