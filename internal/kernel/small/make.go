@@ -35,7 +35,7 @@ func build(ctx context.Context, a Arch, src Source, cacheDir, dir string) error 
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return fmt.Errorf("making the small kernel's output directory: %w", err)
 	}
-	for from, to := range map[string]string{a.Image: filepath.Base(a.Image), ".config": "config"} {
+	for from, to := range map[string]string{a.Image: filepath.Base(a.Image), ".config": "config", "System.map": "System.map"} {
 		if err := os.Rename(filepath.Join(tree, from), filepath.Join(out, to)); err != nil {
 			return fmt.Errorf("keeping the small kernel's %s: %w", from, err)
 		}
@@ -108,15 +108,27 @@ func appendFile(path, text string) error {
 
 // checkConfig reports every CONFIG_X=V line of the fragment that the
 // resolved config does not have (an option whose dependencies are not
-// met is dropped silently by kconfig).
+// met is dropped silently by kconfig), and every "# CONFIG_X is not set"
+// line whose option is set all the same (another option selects it).
 func checkConfig(fragment, config string) error {
 	have := map[string]bool{}
+	set := map[string]bool{}
 	for _, l := range strings.Split(config, "\n") {
-		have[strings.TrimSpace(l)] = true
+		l = strings.TrimSpace(l)
+		have[l] = true
+		if name, _, ok := strings.Cut(l, "="); ok && strings.HasPrefix(name, "CONFIG_") {
+			set[name] = true
+		}
 	}
 	var missing []string
 	for _, l := range strings.Split(fragment, "\n") {
 		l = strings.TrimSpace(l)
+		if name, ok := unsetOption(l); ok {
+			if set[name] {
+				missing = append(missing, l)
+			}
+			continue
+		}
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
@@ -128,6 +140,19 @@ func checkConfig(fragment, config string) error {
 		return fmt.Errorf("the kernel's config lacks %s (unmet dependencies?)", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// unsetOption returns X's name for a "# CONFIG_X is not set" line.
+func unsetOption(line string) (string, bool) {
+	name, ok := strings.CutPrefix(line, "# ")
+	if !ok {
+		return "", false
+	}
+	name, ok = strings.CutSuffix(name, " is not set")
+	if !ok || !strings.HasPrefix(name, "CONFIG_") || strings.Contains(name, " ") {
+		return "", false
+	}
+	return name, true
 }
 
 // tail returns the last n lines of the file at path, indented.

@@ -20,6 +20,9 @@ func TestCheckConfig(t *testing.T) {
 		{"all there", "# comment\nCONFIG_A=y\n\nCONFIG_NR_CPUS=8\n", ""},
 		{"dropped", "CONFIG_A=y\nCONFIG_B=y\n", "CONFIG_B=y"},
 		{"other value", "CONFIG_NR_CPUS=4\n", "CONFIG_NR_CPUS=4"},
+		{"kept off", "# CONFIG_B is not set\n# CONFIG_C is not set\n", ""},
+		{"selected all the same", "# CONFIG_A is not set\n", "# CONFIG_A is not set"},
+		{"a comment like it", "# CONFIG_A is not set, see above\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkConfig(tc.fragment, config)
@@ -37,13 +40,16 @@ func TestFragments(t *testing.T) {
 	for _, a := range arches {
 		seen := map[string]bool{}
 		for i, l := range strings.Split(a.Fragment, "\n") {
-			if l == "" || strings.HasPrefix(l, "#") {
+			name, off := unsetOption(l)
+			if !off && (l == "" || strings.HasPrefix(l, "#")) {
 				continue
 			}
-			if !line.MatchString(l) {
+			if !off && !line.MatchString(l) {
 				t.Errorf("%s fragment line %d: %q", a.GOARCH, i+1, l)
 			}
-			name, _, _ := strings.Cut(l, "=")
+			if !off {
+				name, _, _ = strings.Cut(l, "=")
+			}
 			if seen[name] {
 				t.Errorf("%s fragment: %s twice", a.GOARCH, name)
 			}
