@@ -26,10 +26,10 @@ const (
 // smallIdleMiB bounds the RAM in use (MemTotal - MemAvailable, the status
 // page's mem_in_use_mib) just after the test's image (the example plus the
 // notes app, a second Go process) first serves with the small kernel:
-// 22-24 MiB measured (the example alone, idle 10 s: 19-20), with the root
+// 19-22 MiB measured (the example alone, idle 10 s: 17-18), with the root
 // a squashfs whose file pages the kernel may drop. Unpacked into RAM, the
 // root would add about 12 MiB.
-const smallIdleMiB = 30
+const smallIdleMiB = 26
 
 var squashfsRoot = regexp.MustCompile(`^init: root: ok squashfs, read-only, complete`)
 
