@@ -79,7 +79,7 @@ func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonNam
 			w.raw("</p>")
 		}
 	}
-	w.raw("\n<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>\n")
+	w.raw("\n<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>anon KiB</th><th>stack limit</th><th>last exit</th></tr>\n")
 	for _, s := range rep.Services {
 		w.raw("<tr><td>")
 		w.text(s.Name)
@@ -93,6 +93,8 @@ func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonNam
 		w.num(int64(s.Threads))
 		w.raw("</td><td>")
 		w.num(int64(s.RSSKiB))
+		w.raw("</td><td>")
+		w.num(int64(s.AnonKiB))
 		w.raw("</td><td>")
 		w.text(s.StackLimit)
 		w.raw("</td><td>")

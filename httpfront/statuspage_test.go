@@ -24,8 +24,8 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 {{range .}}<tr><td>{{.Domain}}</td><td>{{if .HaveCert}}yes{{else}}none yet{{end}}</td><td>{{if .HaveCert}}{{.NotAfter.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{if not .NextRenewal.IsZero}}{{.NextRenewal.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{with .Reason}}<b>{{.}}</b>: {{end}}{{.LastError}}{{if .LastError}} (at {{.LastErrorAt.UTC.Format "2006-01-02 15:04:05 UTC"}}){{end}}</td></tr>
 {{end}}</table>{{end}}
 {{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
-<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>stack limit</th><th>last exit</th></tr>
-{{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
+<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>anon KiB</th><th>stack limit</th><th>last exit</th></tr>
+{{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.AnonKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
 {{end}}</table><p><a href="{{.JSON}}">JSON</a></p></body></html>
 `))
 
@@ -39,7 +39,7 @@ func TestStatusPageMatchesTemplate(t *testing.T) {
 		Facts: spec.MachineFacts{OnlineCPUs: 2, PhysicalCores: 1},
 		Pools: []spec.PoolReport{{Name: "app" + hostile, Settings: spec.PoolSettings{Summary: "procs=1 " + hostile, Warnings: []string{"w1", hostile}}}},
 		Services: []spec.ServiceReport{
-			{Name: "app.0", PID: 42, State: "ready", Restarts: 3, Threads: 7, RSSKiB: 5120, StackLimit: "256KiB", LastExit: hostile},
+			{Name: "app.0", PID: 42, State: "ready", Restarts: 3, Threads: 7, RSSKiB: 5120, AnonKiB: 900, StackLimit: "256KiB", LastExit: hostile},
 			{Name: "httpfront", PID: -1},
 		},
 		Update: &spec.UpdateReport{Version: "1.1.0", Slot: "b", Trial: true, Replaced: "1.0.0", Previous: "1.0.0", Note: hostile,

@@ -88,6 +88,7 @@ func (st *status) report() spec.Report {
 		if sr.PID > 0 {
 			sr.Threads = procStatusInt(sr.PID, "Threads:")
 			sr.RSSKiB = procStatusInt(sr.PID, "VmRSS:")
+			sr.AnonKiB = procStatusInt(sr.PID, "RssAnon:")
 			sr.StackLimit = stackLimit(sr.PID)
 		}
 		r.Services = append(r.Services, sr)

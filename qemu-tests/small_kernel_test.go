@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mkimage/mkimage/internal/qemu"
+	"github.com/mkimage/mkimage/spec"
 )
 
 // The RAM the small kernel's direct and SeaBIOS boots get: one step (4 MiB)
@@ -37,13 +38,23 @@ var squashfsRoot = regexp.MustCompile(`^init: root: ok squashfs, read-only, comp
 func checkIdleRAM(t *testing.T, g *Guest, boot string) {
 	t.Helper()
 	var st struct {
-		InUse uint64 `json:"mem_in_use_mib"`
-		Total uint64 `json:"mem_total_mib"`
+		InUse    uint64               `json:"mem_in_use_mib"`
+		Total    uint64               `json:"mem_total_mib"`
+		Services []spec.ServiceReport `json:"services"`
 	}
 	if err := json.Unmarshal(get(t, g.URL+".status.json", qemu.Scaled(30*time.Second)), &st); err != nil {
 		t.Fatalf("status page: %v", err)
 	}
-	t.Logf("%s: RAM in use %d MiB of %d MiB", boot, st.InUse, st.Total)
+	var own []string
+	for _, s := range st.Services {
+		own = append(own, fmt.Sprintf("%s %d of %d KiB", s.Name, s.AnonKiB, s.RSSKiB))
+		// A service's own memory is part of its RSS (the rest is the
+		// program's pages, which the kernel may drop at 48 MiB).
+		if s.PID > 0 && (s.AnonKiB <= 0 || s.AnonKiB > s.RSSKiB) {
+			t.Errorf("%s: %s has %d KiB of its own in an RSS of %d KiB", boot, s.Name, s.AnonKiB, s.RSSKiB)
+		}
+	}
+	t.Logf("%s: RAM in use %d MiB of %d MiB; the services' own (anonymous) memory: %s", boot, st.InUse, st.Total, strings.Join(own, ", "))
 	if st.InUse == 0 || st.InUse > smallIdleMiB {
 		t.Errorf("%s: RAM in use %d MiB, want 1-%d", boot, st.InUse, smallIdleMiB)
 	}

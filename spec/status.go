@@ -37,13 +37,17 @@ type PoolReport struct {
 
 // ServiceReport is one supervised process.
 type ServiceReport struct {
-	Name       string   `json:"name"`
-	PID        int      `json:"pid"`
-	State      string   `json:"state"`
-	Restarts   int      `json:"restarts"`
-	LastExit   string   `json:"last_exit,omitempty"`
-	Threads    int      `json:"threads"`
-	RSSKiB     int      `json:"rss_kib"`
+	Name     string `json:"name"`
+	PID      int    `json:"pid"`
+	State    string `json:"state"`
+	Restarts int    `json:"restarts"`
+	LastExit string `json:"last_exit,omitempty"`
+	Threads  int    `json:"threads"`
+	RSSKiB   int    `json:"rss_kib"`
+	// AnonKiB is the part of RSSKiB that is the process's own (heap,
+	// stacks: RssAnon), without the program's file pages, which other
+	// processes of the same program share and the kernel may drop.
+	AnonKiB    int      `json:"anon_kib"`
 	StackLimit string   `json:"stack_limit,omitempty"`
 	Output     []string `json:"last_output,omitempty"`
 }
