@@ -36,7 +36,14 @@ func (w *statusWriter) raw(s ...string) {
 
 func (w *statusWriter) text(s string) { htmlText.WriteString(&w.b, s) }
 
-func (w *statusWriter) num(n int64) { w.b.WriteString(strconv.FormatInt(n, 10)) }
+// cells writes each value, escaped, as a table cell.
+func (w *statusWriter) cells(vals ...string) {
+	for _, v := range vals {
+		w.raw("<td>")
+		w.text(v)
+		w.raw("</td>")
+	}
+}
 
 func (w *statusWriter) time(t time.Time) { w.text(t.UTC().Format("2006-01-02 15:04:05 UTC")) }
 
@@ -48,17 +55,8 @@ func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonNam
 	w.text(rep.Hostname)
 	w.raw(" status</title>\n<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .8em;text-align:left}</style></head>\n<body><h1>")
 	w.text(rep.Hostname)
-	w.raw("</h1>\n<p>up ", fmt.Sprintf("%.0f", rep.UptimeSeconds), " s; memory: ")
-	w.num(int64(rep.MemInUseMiB))
-	w.raw(" MiB in use of ")
-	w.num(int64(rep.MemTotalMiB))
-	w.raw(" MiB (")
-	w.num(int64(rep.MemAvailMiB))
-	w.raw(" MiB available);\n")
-	w.num(int64(rep.Facts.OnlineCPUs))
-	w.raw(" CPUs, ")
-	w.num(int64(rep.Facts.PhysicalCores))
-	w.raw(" physical cores</p>\n")
+	w.raw(fmt.Sprintf("</h1>\n<p>up %.0f s; memory: %d MiB in use of %d MiB (%d MiB available);\n%d CPUs, %d physical cores</p>\n",
+		rep.UptimeSeconds, rep.MemInUseMiB, rep.MemTotalMiB, rep.MemAvailMiB, rep.Facts.OnlineCPUs, rep.Facts.PhysicalCores))
 	if rep.Update != nil {
 		w.update(rep.Update)
 	}
@@ -81,25 +79,10 @@ func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonNam
 	}
 	w.raw("\n<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>anon KiB</th><th>stack limit</th><th>last exit</th></tr>\n")
 	for _, s := range rep.Services {
-		w.raw("<tr><td>")
-		w.text(s.Name)
-		w.raw("</td><td>")
-		w.num(int64(s.PID))
-		w.raw("</td><td>")
-		w.text(s.State)
-		w.raw("</td><td>")
-		w.num(int64(s.Restarts))
-		w.raw("</td><td>")
-		w.num(int64(s.Threads))
-		w.raw("</td><td>")
-		w.num(int64(s.RSSKiB))
-		w.raw("</td><td>")
-		w.num(int64(s.AnonKiB))
-		w.raw("</td><td>")
-		w.text(s.StackLimit)
-		w.raw("</td><td>")
-		w.text(s.LastExit)
-		w.raw("</td></tr>\n")
+		w.raw("<tr>")
+		w.cells(s.Name, strconv.Itoa(s.PID), s.State, strconv.Itoa(s.Restarts), strconv.Itoa(s.Threads),
+			strconv.Itoa(s.RSSKiB), strconv.Itoa(s.AnonKiB), s.StackLimit, s.LastExit)
+		w.raw("</tr>\n")
 	}
 	w.raw("</table><p><a href=\"")
 	w.text(urlText(jsonName))
