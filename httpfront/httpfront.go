@@ -183,6 +183,7 @@ func NewWithOptions(cfg spec.Front, opt Options) (*Front, error) {
 			return nil, err
 		}
 		f.status.https = opt.certStatus
+		f.status.backends = f.backendStatus
 	}
 	return f, nil
 }

@@ -113,6 +113,9 @@ func TestAutoKeepConn(t *testing.T) {
 		if n := asked(f); n < 2 {
 			t.Fatalf("Go's fcgi (FCGI_MPXS_CONNS 1) counted as serving %d connections", n)
 		}
+		if st := f.backendStatus(); len(st) != 1 || !st[0].Reused || !st[0].Asked || st[0].App != "a" {
+			t.Errorf("status page's backends: %+v", st)
+		}
 		before := conns.Load()
 		hammer(t, f, "/a/x", 4, 25)
 		if n := conns.Load() - before; n > 4 {
@@ -133,6 +136,9 @@ func TestAutoKeepConn(t *testing.T) {
 			hammer(t, f, "/a/x", 4, 10)
 			if n := asked(f); n > 1 {
 				t.Errorf("counted as serving %d connections", n)
+			}
+			if st := f.backendStatus(); len(st) != 1 || st[0].Reused || !st[0].Asked || st[0].MaxConns > 1 {
+				t.Errorf("status page's backends: %+v", st)
 			}
 			hammer(t, f, "/a/x", 4, 10)
 			if n := conns.Load(); n != 81 {

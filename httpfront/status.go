@@ -20,6 +20,8 @@ type statusRoute struct {
 	socket string
 	allow  cidrs
 	https  func() []CertStatus // the front end's own ACME state, or nil
+	// backends is the front end's view of the apps' backends, or nil.
+	backends func() []BackendStatus
 }
 
 func newStatusRoute(s spec.StatusPage) (*statusRoute, error) {
@@ -60,22 +62,22 @@ func (s *statusRoute) serve(w http.ResponseWriter, r *http.Request, p string) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	var https []CertStatus
+	page := statusPage{Report: rep, JSON: path.Base(s.path) + ".json"} // relative: works behind a prefix-stripping proxy
 	if s.https != nil {
-		https = s.https()
+		page.HTTPS = s.https()
+	}
+	if s.backends != nil {
+		page.FastCGI = s.backends()
 	}
 	if strings.HasSuffix(p, ".json") {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
-			spec.Report
-			HTTPS []CertStatus `json:"https,omitempty"`
-		}{rep, https})
+		_ = enc.Encode(page)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = writeStatusPage(w, rep, https, path.Base(s.path)+".json") // relative: works behind a prefix-stripping proxy
+	_ = writeStatusPage(w, page)
 }
 
 func (s *statusRoute) fetch() (spec.Report, error) {

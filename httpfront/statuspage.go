@@ -47,9 +47,19 @@ func (w *statusWriter) cells(vals ...string) {
 
 func (w *statusWriter) time(t time.Time) { w.text(t.UTC().Format("2006-01-02 15:04:05 UTC")) }
 
-// writeStatusPage writes the status page of rep, with the front end's own
-// certificates and a link to the JSON form at jsonName.
-func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonName string) error {
+// statusPage is what the status page shows: init's report, the front
+// end's certificates and FastCGI backends, and the JSON form's address
+// (the JSON is this without it).
+type statusPage struct {
+	spec.Report
+	HTTPS   []CertStatus    `json:"https,omitempty"`
+	FastCGI []BackendStatus `json:"fastcgi,omitempty"`
+	JSON    string          `json:"-"`
+}
+
+// writeStatusPage writes the status page as HTML.
+func writeStatusPage(out io.Writer, page statusPage) error {
+	rep, https, jsonName := page.Report, page.HTTPS, page.JSON
 	w := &statusWriter{}
 	w.raw("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>")
 	w.text(rep.Hostname)
@@ -76,6 +86,9 @@ func writeStatusPage(out io.Writer, rep spec.Report, https []CertStatus, jsonNam
 			w.text(warn)
 			w.raw("</p>")
 		}
+	}
+	if len(page.FastCGI) > 0 {
+		w.backends(page.FastCGI)
 	}
 	w.raw("\n<h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>anon KiB</th><th>stack limit</th><th>last exit</th></tr>\n")
 	for _, s := range rep.Services {
@@ -188,4 +201,25 @@ func urlText(s string) string {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// backends writes the FastCGI backends section.
+func (w *statusWriter) backends(bs []BackendStatus) {
+	w.raw("\n<h2>FastCGI backends</h2><table><tr><th>app</th><th>backend</th><th>connections kept</th><th>FCGI_MAX_CONNS</th></tr>\n")
+	for _, b := range bs {
+		kept, said := "no", "not asked yet"
+		if b.Reused {
+			kept = "yes"
+		}
+		if b.Asked {
+			said = strconv.FormatInt(b.MaxConns, 10)
+			if b.MaxConns == 0 {
+				said = "no answer"
+			}
+		}
+		w.raw("<tr>")
+		w.cells(b.App, b.Backend, kept, said)
+		w.raw("</tr>\n")
+	}
+	w.raw("</table>")
 }

@@ -23,7 +23,10 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 {{with .HTTPS}}<h2>HTTPS</h2><table><tr><th>domain</th><th>certificate</th><th>expires</th><th>next renewal</th><th>last error from the CA</th></tr>
 {{range .}}<tr><td>{{.Domain}}</td><td>{{if .HaveCert}}yes{{else}}none yet{{end}}</td><td>{{if .HaveCert}}{{.NotAfter.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{if not .NextRenewal.IsZero}}{{.NextRenewal.UTC.Format "2006-01-02 15:04:05 UTC"}}{{end}}</td><td>{{with .Reason}}<b>{{.}}</b>: {{end}}{{.LastError}}{{if .LastError}} (at {{.LastErrorAt.UTC.Format "2006-01-02 15:04:05 UTC"}}){{end}}</td></tr>
 {{end}}</table>{{end}}
-{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}
+{{range .Pools}}<h2>pool {{.Name}}</h2><p>{{.Settings.Summary}}</p>{{range .Settings.Warnings}}<p>warning: {{.}}</p>{{end}}{{end}}{{with .FastCGI}}
+<h2>FastCGI backends</h2><table><tr><th>app</th><th>backend</th><th>connections kept</th><th>FCGI_MAX_CONNS</th></tr>
+{{range .}}<tr><td>{{.App}}</td><td>{{.Backend}}</td><td>{{if .Reused}}yes{{else}}no{{end}}</td><td>{{if .Asked}}{{if .MaxConns}}{{.MaxConns}}{{else}}no answer{{end}}{{else}}not asked yet{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>services</h2><table><tr><th>name</th><th>pid</th><th>state</th><th>restarts</th><th>threads</th><th>RSS KiB</th><th>anon KiB</th><th>stack limit</th><th>last exit</th></tr>
 {{range .Services}}<tr><td>{{.Name}}</td><td>{{.PID}}</td><td>{{.State}}</td><td>{{.Restarts}}</td><td>{{.Threads}}</td><td>{{.RSSKiB}}</td><td>{{.AnonKiB}}</td><td>{{.StackLimit}}</td><td>{{.LastExit}}</td></tr>
 {{end}}</table><p><a href="{{.JSON}}">JSON</a></p></body></html>
@@ -50,28 +53,31 @@ func TestStatusPageMatchesTemplate(t *testing.T) {
 		{Domain: "example.org", HaveCert: true, NotAfter: at, NextRenewal: at.Add(time.Hour), LastError: hostile, LastErrorAt: at, Reason: hostile},
 		{Domain: hostile},
 	}
+	backends := []BackendStatus{
+		{App: "app", Backend: "unix:/run/app.0.sock", Reused: true, Asked: true, MaxConns: 64},
+		{App: hostile, Backend: hostile, Asked: true},
+		{App: "php", Backend: "tcp:192.0.2.5:9000"},
+	}
 	for _, tc := range []struct {
-		name  string
-		rep   spec.Report
-		https []CertStatus
-		json  string
+		name     string
+		rep      spec.Report
+		https    []CertStatus
+		backends []BackendStatus
+		json     string
 	}{
-		{"empty", spec.Report{}, nil, ".status.json"},
-		{"bare update", bare, nil, "s.json"},
-		{"everything", full, certs, hostile + "%41%4.json"},
-		{"a scheme", bare, nil, "javascript:alert(1).json"},
-		{"an http URL", bare, nil, "HTTP://x/y.json"},
+		{"empty", spec.Report{}, nil, nil, ".status.json"},
+		{"bare update", bare, nil, nil, "s.json"},
+		{"everything", full, certs, backends, hostile + "%41%4.json"},
+		{"a scheme", bare, nil, backends[:1], "javascript:alert(1).json"},
+		{"an http URL", bare, nil, nil, "HTTP://x/y.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var want, got strings.Builder
-			if err := statusTemplate.Execute(&want, struct {
-				spec.Report
-				HTTPS []CertStatus
-				JSON  string
-			}{tc.rep, tc.https, tc.json}); err != nil {
+			page := statusPage{Report: tc.rep, HTTPS: tc.https, FastCGI: tc.backends, JSON: tc.json}
+			if err := statusTemplate.Execute(&want, page); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeStatusPage(&got, tc.rep, tc.https, tc.json); err != nil {
+			if err := writeStatusPage(&got, page); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != want.String() {

@@ -34,6 +34,48 @@ const smallIdleMiB = 26
 
 var squashfsRoot = regexp.MustCompile(`^init: root: ok squashfs, read-only, complete`)
 
+// checkBackendsKept asks both apps until the status page says each has
+// answered the front end's FCGI_GET_VALUES, then checks the front end
+// keeps connections open to those that serve several at once: notes (Go's
+// net/http/fcgi multiplexes) always, fcgiapp unless the tuning left it one
+// thread (FCGI_MAX_CONNS 1, as in 48 MiB). The front end starts with the
+// pools, so its first question may wait in the backlog of an app still
+// starting; it asks again 10 s later, and must not give up on reuse.
+func checkBackendsKept(t *testing.T, g *Guest) {
+	t.Helper()
+	var st struct {
+		FastCGI []struct {
+			App      string `json:"app"`
+			Reused   bool   `json:"reused"`
+			MaxConns int64  `json:"max_conns"`
+		} `json:"fastcgi"`
+	}
+	deadline := time.Now().Add(qemu.Scaled(60 * time.Second))
+	for answered := 0; answered < 2 || len(st.FastCGI) != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the apps' FCGI_GET_VALUES answers did not reach the front end: %+v", st.FastCGI)
+		}
+		time.Sleep(time.Second)
+		get(t, g.URL+"app/hello", qemu.Scaled(30*time.Second))
+		get(t, g.URL+"notes/health", qemu.Scaled(30*time.Second))
+		if err := json.Unmarshal(get(t, g.URL+".status.json", qemu.Scaled(30*time.Second)), &st); err != nil {
+			t.Fatalf("status page: %v", err)
+		}
+		answered = 0
+		for _, b := range st.FastCGI {
+			if b.MaxConns > 0 {
+				answered++
+			}
+		}
+	}
+	t.Logf("FastCGI backends: %+v", st.FastCGI)
+	for _, b := range st.FastCGI {
+		if b.Reused != (b.MaxConns > 1) || b.App == "notes" && !b.Reused {
+			t.Errorf("%s serves %d connections at once, and the front end keeps them open: %v", b.App, b.MaxConns, b.Reused)
+		}
+	}
+}
+
 // checkIdleRAM asserts the status page's RAM in use is under smallIdleMiB.
 func checkIdleRAM(t *testing.T, g *Guest, boot string) {
 	t.Helper()
@@ -153,6 +195,7 @@ func TestSmallKernelX86(t *testing.T) {
 	checkServes(t, g)
 	t.Logf("x86_64 direct boot in %d MiB to the app's answer: %.1f s", smallX86MiB, time.Since(start).Seconds())
 	checkIdleRAM(t, g, "x86_64 direct")
+	checkBackendsKept(t, g)
 	if got := get(t, e1000URL, qemu.Scaled(30*time.Second)); !bytes.Contains(got, []byte("<html")) {
 		t.Errorf("GET / through the e1000 = %.80q", got)
 	}

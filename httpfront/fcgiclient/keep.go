@@ -39,6 +39,20 @@ const probeTimeout = time.Second
 // probeRetry is when a backend that could not be reached is asked again.
 const probeRetry = 10 * time.Second
 
+// Reuse reports, without asking b anything, whether its connections are
+// reused now, and what it answered to FCGI_GET_VALUES: asked once the
+// question was answered or given up on, maxConns as counted (0: not said).
+func (p *Pool) Reuse(b *Backend) (reused bool, maxConns int64, asked bool) {
+	maxConns, asked = b.MaxConns()
+	switch {
+	case p.opt.KeepConn:
+		return true, maxConns, asked
+	case !p.opt.AutoKeepConn:
+		return false, maxConns, asked
+	}
+	return asked && maxConns > 1, maxConns, asked
+}
+
 // keepFor reports whether connections to b are to be reused.
 func (p *Pool) keepFor(b *Backend) bool {
 	switch {
