@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // build unpacks src in a temporary directory under cacheDir, configures
@@ -82,12 +83,18 @@ func runSteps(ctx context.Context, a Arch, src Source, tree string, log io.Write
 	return run(ctx, tree, log, env, append(mk, jobs, a.Target)...)
 }
 
-// run runs argv in dir with env added, its output going to log.
+// run runs argv in dir with env added, its output going to log. It runs
+// in a process group of its own, which ctx's end kills whole: make's
+// sub-makes and compilers would otherwise go on for minutes after
+// mkimage stopped on SIGTERM (the terminal's Ctrl-C reaches mkimage,
+// which ends ctx).
 func run(ctx context.Context, dir string, log io.Writer, env []string, argv ...string) error {
 	fmt.Fprintf(log, "+ %s\n", strings.Join(argv, " "))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -160,5 +163,42 @@ func TestPrune(t *testing.T) {
 	want := "amd64-src-a.lock amd64-src-b amd64-src-b.lock amd64-src-b.log amd64-src-c amd64-src-c.lock amd64-src-c.log arm64-src-a arm64-src-a.lock arm64-src-a.log"
 	if got := strings.Join(left, " "); got != want {
 		t.Errorf("left %s\nwant %s", got, want)
+	}
+}
+
+// A build step's whole process group ends with its context: make's
+// sub-makes and compilers are grandchildren that killing make alone
+// leaves running.
+func TestRunKillsTheGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, "", io.Discard, nil, "sh", "-c", "sleep 60 & echo $! > "+pidFile+"; wait")
+	}()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the step did not start its grandchild")
+		}
+		data, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a cancelled step returned no error")
+		}
+	case <-time.After(10 * time.Second):
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("a cancelled step still waits for its grandchild %d", pid)
+	}
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the step's grandchild %d outlived its cancelled context", pid)
+		}
 	}
 }
