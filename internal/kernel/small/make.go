@@ -17,7 +17,8 @@ import (
 // and builds it, and renames the image and its .config into dir. The
 // make output goes to cacheDir/NAME.log, whose tail a failure shows.
 func build(ctx context.Context, a Arch, src Source, cacheDir, dir string) error {
-	tmp, err := os.MkdirTemp(cacheDir, ".build-")
+	removeLeftovers(cacheDir, dir)
+	tmp, err := os.MkdirTemp(cacheDir, buildPrefix(dir))
 	if err != nil {
 		return fmt.Errorf("making the small kernel's build directory: %w", err)
 	}
@@ -45,6 +46,19 @@ func build(ctx context.Context, a Arch, src Source, cacheDir, dir string) error 
 		return fmt.Errorf("moving the small kernel into %s: %w", dir, err)
 	}
 	return nil
+}
+
+// buildPrefix names the build directories of the kernel cached in dir.
+func buildPrefix(dir string) string { return ".build-" + filepath.Base(dir) + "-" }
+
+// removeLeftovers removes the build directories (a kernel tree, about
+// 1.3 GB unpacked) that killed builds of the kernel cached in dir left behind. The
+// caller holds that kernel's lock, so none of them is in use.
+func removeLeftovers(cacheDir, dir string) {
+	old, _ := filepath.Glob(filepath.Join(cacheDir, buildPrefix(dir)+"*"))
+	for _, p := range old {
+		os.RemoveAll(p)
+	}
 }
 
 // runSteps unpacks the source into tree and runs tinyconfig, the

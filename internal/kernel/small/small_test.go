@@ -202,3 +202,25 @@ func TestRunKillsTheGroup(t *testing.T) {
 		}
 	}
 }
+
+// A killed build's directory (a whole kernel tree) is removed by the next
+// build of the same kernel, which holds its lock; other kernels' builds,
+// which may be running, are left alone.
+func TestRemoveLeftovers(t *testing.T) {
+	cache := t.TempDir()
+	dir := filepath.Join(cache, "amd64-linux-source-6.1-0123456789abcdef")
+	mine := filepath.Join(cache, buildPrefix(dir)+"123")
+	other := filepath.Join(cache, buildPrefix(filepath.Join(cache, "arm64-linux-source-6.1-fedcba9876543210"))+"456")
+	for _, d := range []string{mine, other} {
+		if err := os.MkdirAll(filepath.Join(d, "src", "kernel"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeLeftovers(cache, dir)
+	if _, err := os.Stat(mine); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the killed build's directory is still there (%v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another kernel's build directory was removed: %v", err)
+	}
+}
