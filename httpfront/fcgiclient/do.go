@@ -194,6 +194,11 @@ func isStale(err error) bool {
 func (r *Response) readHeader() error {
 	_ = r.conn.nc.SetReadDeadline(time.Now().Add(r.req.Timeout))
 	mh, err := textproto.NewReader(r.br).ReadMIMEHeader()
+	if err != nil && errors.Is(r.sr.err, ErrHeaderTooLarge) {
+		// bufio.Reader.ReadLine hands on a line cut by the bound without
+		// the error; textproto then calls it malformed.
+		err = r.sr.err
+	}
 	if err != nil {
 		return fmt.Errorf("parsing CGI header: %w", err)
 	}

@@ -22,6 +22,17 @@ func (bytesConn) SetWriteDeadline(time.Time) error     { return nil }
 func (b bytesConn) Read(p []byte) (int, error)         { return b.Reader.Read(p) }
 func (b bytesConn) WriteTo(w io.Writer) (int64, error) { return b.Reader.WriteTo(w) }
 
+// bytesResponse is a response to request 1 read from data, its CGI
+// header bounded to bound bytes, as Do sets it up.
+func bytesResponse(data []byte, bound int) *Response {
+	p := &Pool{opt: Options{MaxHeaderBytes: bound}}
+	c := &Conn{nc: bytesConn{bytes.NewReader(data)}, b: &Backend{Name: "test"}, r: record.NewReader(nil), id: 1}
+	c.r.Reset(c.nc)
+	sr := &stdoutReader{c: c, timeout: time.Second}
+	sr.limitHeader(bound)
+	return &Response{pool: p, conn: c, sr: sr, req: &Request{Timeout: time.Second}, br: bufio.NewReaderSize(sr, 64)}
+}
+
 // valid reports whether data is a well-formed answer to request id: only
 // its STDOUT, STDERR and END_REQUEST records, no STDOUT after the stream's
 // end, a complete END_REQUEST; and returns its STDOUT content.
@@ -68,17 +79,13 @@ func FuzzResponse(f *testing.F) {
 	f.Add(append(record.AppendRecord(nil, record.TypeStderr, 1, []byte("warn")), ok(1, "X: y\r\n\r\n")...))
 	f.Add(ok(1, "X-Long: "+string(bytes.Repeat([]byte("a"), 300))+"\r\n\r\n"))
 	f.Add(append(record.AppendRecord(nil, 42, 1, []byte("?")), ok(1, "\r\n")...))
+	f.Add(ok(1, "X: "+string(bytes.Repeat([]byte("a"), 251))+"\r\n")) // unterminated, 256 bytes
 	const bound = 256
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := &Pool{opt: Options{MaxHeaderBytes: bound}}
-		c := &Conn{nc: bytesConn{bytes.NewReader(data)}, b: &Backend{Name: "fuzz"}, r: record.NewReader(nil), id: 1}
-		c.r.Reset(c.nc)
-		sr := &stdoutReader{c: c, timeout: time.Second}
-		r := &Response{pool: p, conn: c, sr: sr, req: &Request{Timeout: time.Second}, br: bufio.NewReaderSize(sr, 64)}
-		sr.limitHeader(bound)
+		r := bytesResponse(data, bound)
 		herr := r.readHeader()
-		if sr.headerLeft < 0 {
-			t.Fatalf("header parser got %d bytes over the bound", -sr.headerLeft)
+		if r.sr.headerLeft < 0 {
+			t.Fatalf("header parser got %d bytes over the bound", -r.sr.headerLeft)
 		}
 		var body bytes.Buffer
 		var berr error

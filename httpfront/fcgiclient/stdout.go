@@ -50,8 +50,7 @@ func (s *stdoutReader) endHeader() { s.limiting = false }
 func (s *stdoutReader) Read(p []byte) (int, error) {
 	if s.limiting {
 		if s.headerLeft <= 0 {
-			s.err = ErrHeaderTooLarge
-			return 0, s.err
+			return 0, s.overBound()
 		}
 		p = p[:min(len(p), s.headerLeft)]
 	}
@@ -69,6 +68,25 @@ func (s *stdoutReader) Read(p []byte) (int, error) {
 	s.cur = s.cur[n:]
 	s.headerLeft -= n
 	return n, nil
+}
+
+// overBound is Read's answer once the header has had its bound: an app
+// whose STDOUT ends exactly there sent an unterminated header (the
+// stream's own error, as below the bound); more STDOUT is a header too
+// large. What is looked at stays unread.
+func (s *stdoutReader) overBound() error {
+	for len(s.cur) == 0 {
+		chunk, err := s.next()
+		if len(chunk) > 0 {
+			s.cur = chunk
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.err = ErrHeaderTooLarge
+	return s.err
 }
 
 // next returns the next piece of STDOUT (first what Read left over), or
