@@ -54,15 +54,8 @@ func (s *stdoutReader) Read(p []byte) (int, error) {
 		}
 		p = p[:min(len(p), s.headerLeft)]
 	}
-	for len(s.cur) == 0 {
-		chunk, err := s.next()
-		if len(chunk) > 0 {
-			s.cur = chunk
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
+	if err := s.fill(); err != nil {
+		return 0, err
 	}
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
@@ -75,6 +68,16 @@ func (s *stdoutReader) Read(p []byte) (int, error) {
 // stream's own error, as below the bound); more STDOUT is a header too
 // large. What is looked at stays unread.
 func (s *stdoutReader) overBound() error {
+	if err := s.fill(); err != nil {
+		return err
+	}
+	s.err = ErrHeaderTooLarge
+	return s.err
+}
+
+// fill makes cur hold unread STDOUT, or says why there is none (io.EOF
+// after END_REQUEST).
+func (s *stdoutReader) fill() error {
 	for len(s.cur) == 0 {
 		chunk, err := s.next()
 		if len(chunk) > 0 {
@@ -85,8 +88,7 @@ func (s *stdoutReader) overBound() error {
 			return err
 		}
 	}
-	s.err = ErrHeaderTooLarge
-	return s.err
+	return nil
 }
 
 // next returns the next piece of STDOUT (first what Read left over), or
