@@ -8,7 +8,8 @@ const (
 	// (boot code in the MBR, for SeaBIOS and other legacy BIOSes), an EFI
 	// system partition with GRUB as EFI/BOOT/BOOTX64.EFI, one grub.cfg and
 	// GRUB's environment block (the A/B state), then the system slots a
-	// and b (FAT: vmlinuz, initrd.zst) and data: one image boots under
+	// and b (FAT: vmlinuz, initrd.zst; with the small kernel vmlinuz and
+	// the squashfs root after the FAT) and data: one image boots under
 	// both firmwares with one trial-boot mechanism, each slot stored once.
 	LayoutPC = "gpt-bios-uefi"
 	// LayoutUEFI is LayoutPC without the BIOS boot partition: GRUB as

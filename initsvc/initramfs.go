@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,8 @@ const (
 
 // describeRoot says what the root file system at path is: an initramfs
 // unpacked into RAM (ramfs, tmpfs), or a read-only squashfs (the small
-// kernel's).
+// kernel's) and its device: ram0 (copied from the initrd) or dm-0 (mapped
+// from a disk's slot).
 func describeRoot(path string) string {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
@@ -46,8 +48,31 @@ func describeRoot(path string) string {
 	default:
 		kind = fmt.Sprintf("file system 0x%x", uint32(st.Type))
 	}
+	if dev := blockDevice(path); dev != "" {
+		kind += " on " + dev
+	}
 	if st.Flags&unix.ST_RDONLY != 0 {
 		return kind + ", read-only"
 	}
 	return kind
+}
+
+// blockDevice names the block device the file system at path is on, as
+// the kernel does (ram0, dm-0, vda2), or "" for one on none (ramfs, tmpfs,
+// proc: major 0) or when sysfs does not say.
+func blockDevice(path string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || unix.Major(st.Dev) == 0 {
+		return ""
+	}
+	uevent, err := os.ReadFile(fmt.Sprintf("/sys/dev/block/%d:%d/uevent", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(uevent), "\n") {
+		if name, ok := strings.CutPrefix(l, "DEVNAME="); ok {
+			return name
+		}
+	}
+	return ""
 }

@@ -32,3 +32,33 @@ func TestDescribeRoot(t *testing.T) {
 		t.Errorf("/proc: %q", got)
 	}
 }
+
+// TestBlockDevice names the host's root device the way the kernel does,
+// as /proc/self/mountinfo's source for "/" shows it (when that is a
+// /dev path), and none for /proc.
+func TestBlockDevice(t *testing.T) {
+	if got := blockDevice("/proc"); got != "" {
+		t.Errorf("/proc is on %q, want none", got)
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(info), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 10 || f[4] != "/" {
+			continue
+		}
+		src := f[len(f)-2]
+		if !strings.HasPrefix(src, "/dev/") {
+			t.Skipf("the root is on %q", src)
+		}
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			t.Skip(err)
+		}
+		if got, want := blockDevice("/"), strings.TrimPrefix(real, "/dev/"); got != want {
+			t.Errorf("/ is on %q, want %q", got, want)
+		}
+	}
+}

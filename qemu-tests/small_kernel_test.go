@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	diskfs "github.com/diskfs/go-diskfs"
+
+	"github.com/mkimage/mkimage/internal/manifest"
 	"github.com/mkimage/mkimage/internal/qemu"
 	"github.com/mkimage/mkimage/spec"
+	"github.com/mkimage/mkimage/updater/slots"
 )
 
 // The RAM the small kernel's direct and SeaBIOS boots get: one step (4 MiB)
@@ -32,7 +36,13 @@ const (
 // root would add about 12 MiB.
 const smallIdleMiB = 26
 
-var squashfsRoot = regexp.MustCompile(`^init: root: ok squashfs, read-only, complete`)
+// The root's line: booted directly, the squashfs initrd copied to a RAM
+// disk; from a disk, the image in the slot partition, mapped by the kernel
+// (no initrd: GRUB reads the kernel only).
+var (
+	ramRoot    = regexp.MustCompile(`^init: root: ok squashfs on ram0, read-only, complete`)
+	mappedRoot = regexp.MustCompile(`^init: root: ok squashfs on dm-0, read-only, complete`)
+)
 
 // checkBackendsKept asks both apps until the status page says each has
 // answered the front end's FCGI_GET_VALUES, then checks the front end
@@ -172,7 +182,8 @@ func powerButton(t *testing.T, g *Guest) {
 // kernel three ways: directly in smallKernelMiB with an e1000 as a second
 // NIC (DHCP; IPv6 SLAAC on the first), then its disk under SeaBIOS in
 // smallX86MiB, where the app writes a note to /data, then the same disk
-// under OVMF (a UKI needs the EFI stub), where the note is still there.
+// under OVMF from slot b (as after an update), where the note is still
+// there. Disk boots map the root from the slot partition.
 // Each boot serves the page and the app and powers off on the power button.
 func TestSmallKernelX86(t *testing.T) {
 	needQEMU(t)
@@ -182,7 +193,7 @@ func TestSmallKernelX86(t *testing.T) {
 	nic, e1000URL := secondNIC(t, "e1000")
 	start := time.Now()
 	g := tool.Boot(t, append(append([]string{mem}, nic...), img)...)
-	g.Console.Expect(t, squashfsRoot, qemu.Scaled(90*time.Second))
+	g.Console.Expect(t, ramRoot, qemu.Scaled(90*time.Second))
 	for _, re := range []string{
 		`^init: net eth0: ok 10\.0\.2\.15/24`,
 		`^init: net eth1 dhcp: ok 192\.168\.77\.15/24`,
@@ -204,7 +215,7 @@ func TestSmallKernelX86(t *testing.T) {
 	disk := diskCopy(t, img)
 	start = time.Now()
 	g = tool.Boot(t, mem, "-boot", "bios", "-disk", disk, img)
-	g.Console.Expect(t, squashfsRoot, qemu.Scaled(120*time.Second))
+	g.Console.Expect(t, mappedRoot, qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, dataLine, qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(60*time.Second))
 	checkServes(t, g)
@@ -221,9 +232,15 @@ func TestSmallKernelX86(t *testing.T) {
 	checkIdleRAM(t, g, "x86_64 SeaBIOS disk")
 	powerButton(t, g)
 
+	// An update's slot: slot b, committed, and the same root mapped from
+	// its partition (the slot's cmdline.cfg names whichever partition
+	// GRUB probed).
+	commitSlotB(t, img, disk)
 	start = time.Now()
 	g = tool.Boot(t, "-boot", "uefi", "-disk", disk, img)
-	g.Console.Expect(t, squashfsRoot, qemu.Scaled(120*time.Second))
+	// (GRUB under UEFI starts the line with colour codes.)
+	g.Console.Expect(t, regexp.MustCompile(`mkimage: booting slot b \(committed\) from \(hd0,gpt4\)`), qemu.Scaled(120*time.Second))
+	g.Console.Expect(t, mappedRoot, qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, dataLine, qemu.Scaled(120*time.Second))
 	if n := notes(t, g, ""); n.Note != msg {
 		t.Errorf("after a power-off and an OVMF boot the note is %q, want %q", n.Note, msg)
@@ -249,7 +266,7 @@ func TestSmallKernelAarch64(t *testing.T) {
 
 	start := time.Now()
 	g := tool.Boot(t, fmt.Sprintf("-m=%d", smallArmMiB), img)
-	g.Console.Expect(t, squashfsRoot, qemu.Scaled(120*time.Second))
+	g.Console.Expect(t, ramRoot, qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, regexp.MustCompile(`^init: data: ok tmpfs`), qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, regexp.MustCompile(`^init: ready: ok`), qemu.Scaled(60*time.Second))
 	checkServes(t, g)
@@ -259,7 +276,7 @@ func TestSmallKernelAarch64(t *testing.T) {
 
 	start = time.Now()
 	g = tool.Boot(t, "-boot", "uefi", "-disk", diskCopy(t, img), img)
-	g.Console.Expect(t, squashfsRoot, qemu.Scaled(120*time.Second))
+	g.Console.Expect(t, mappedRoot, qemu.Scaled(120*time.Second))
 	g.Console.Expect(t, dataLine, qemu.Scaled(120*time.Second))
 	const msg = "written on arm64 with the small kernel"
 	if n := notes(t, g, msg); n.Note != msg || n.Dir != "/data/apps/notes" {
@@ -268,4 +285,52 @@ func TestSmallKernelAarch64(t *testing.T) {
 	checkServes(t, g)
 	t.Logf("aarch64 AAVMF disk boot to the app's answer: %.1f s", time.Since(start).Seconds())
 	powerButton(t, g)
+}
+
+// commitSlotB leaves disk as a committed update to the image's own system
+// would: its slot.img in slot b, and b the committed slot in GRUB's
+// environment block (no trial). The next boot runs slot b.
+func commitSlotB(t *testing.T, img, disk string) {
+	t.Helper()
+	m, err := manifest.Read(img)
+	must(t, err)
+	if m.Disk == nil || m.Slot == nil {
+		t.Fatalf("%s has no disk image or slot image", img)
+	}
+	var slotB, boot manifest.Partition
+	for _, p := range m.Disk.Partitions {
+		switch p.Name {
+		case "slot-b":
+			slotB = p
+		case "boot":
+			boot = p
+		}
+	}
+	slot, err := os.ReadFile(filepath.Join(img, m.Slot.Name))
+	must(t, err)
+	if slotB.Size < int64(len(slot)) || boot.Index == 0 {
+		t.Fatalf("no slot b for %d bytes, or no boot partition: %+v", len(slot), m.Disk.Partitions)
+	}
+	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	must(t, err)
+	_, err = f.WriteAt(slot, slotB.Start)
+	must(t, err)
+	must(t, f.Close())
+
+	var env slots.Env
+	env.Set("committed", "b")
+	env.Set("trial", "")
+	env.Set("tried", "")
+	block, err := env.Format()
+	must(t, err)
+	d, err := diskfs.Open(disk, diskfs.WithOpenMode(diskfs.ReadWrite))
+	must(t, err)
+	defer d.Close()
+	fs, err := d.GetFilesystem(boot.Index)
+	must(t, err)
+	w, err := fs.OpenFile("/grub/grubenv", os.O_RDWR)
+	must(t, err)
+	_, err = w.Write(block)
+	must(t, err)
+	must(t, w.Close())
 }

@@ -165,17 +165,17 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 	if err := files.Copy(k.Path, filepath.Join(dir, KernelFile)); err != nil {
 		return nil, err
 	}
-	kcmd := k.Cmdline
+	var rootArgs string
 	if k.SquashfsRoot {
 		st, err := os.Stat(filepath.Join(dir, SquashfsFile))
 		if err != nil {
 			return nil, fmt.Errorf("reading the squashfs root's size: %w", err)
 		}
-		kcmd += " " + kernel.RootCmdline(st.Size())
+		rootArgs = kernel.RootCmdline(st.Size())
 	}
 	m := &manifest.Manifest{
 		Board: b.Name, Arch: b.GOARCH, Console: b.Console,
-		Cmdline:       strings.Join(strings.Fields("console="+b.Console+" "+b.Cmdline+" "+kcmd+" "+cfg.Kernel.Cmdline), " "),
+		Cmdline:       cmdline(cfg, b, k, rootArgs),
 		KernelVersion: k.Version, KernelSource: k.Source, ToolVersion: ToolVersion,
 		Hostname: cfg.Hostname, HTTPPort: HTTPPort,
 	}
@@ -200,6 +200,12 @@ func assemble(ctx context.Context, cfg *config.Config, b board.Board, k kernel.K
 		return nil, err
 	}
 	return m, m.Write(dir)
+}
+
+// cmdline is the kernel command line: the board's console and options,
+// the kernel's, rootArgs (how the kernel finds the root) and the config's.
+func cmdline(cfg *config.Config, b board.Board, k kernel.Kernel, rootArgs string) string {
+	return strings.Join(strings.Fields("console="+b.Console+" "+b.Cmdline+" "+k.Cmdline+" "+rootArgs+" "+cfg.Kernel.Cmdline), " ")
 }
 
 func writeInitramfs(ctx context.Context, o rootfs.Options, path string) (rootfs.Result, error) {

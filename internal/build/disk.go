@@ -74,6 +74,11 @@ func writeDisk(ctx context.Context, cfg *config.Config, b board.Board, k kernel.
 	if _, slots := disk.ABOf(b); slots {
 		s.SlotImage = filepath.Join(dir, disk.SlotFile)
 	}
+	if k.SquashfsRoot && disk.MapsRoot(b) {
+		// The kernel maps the root from the slot: no RAM disk.
+		s.MapRoot = true
+		s.Cmdline = cmdline(cfg, b, k, "") + " " + spec.DataCmdline
+	}
 	if b.Disk.Layout == board.LayoutPC {
 		if s.GRUB, err = disk.MakeGRUB(ctx, disk.BootIndex(b)); err != nil {
 			return fmt.Errorf("disk image: %w; or build without one: -no-disk", err)

@@ -11,7 +11,8 @@ import (
 
 // SlotFile is the slot image written beside disk.img: a FAT filesystem
 // holding vmlinuz, initrd.zst and cmdline.cfg (on a Pi 4 or 5 a whole
-// boot partition), exactly one slot partition in size. The disk image
+// boot partition), or with Spec.MapRoot vmlinuz and cmdline.cfg, the
+// squashfs root after the FAT; exactly one slot partition in size. The disk image
 // holds it in slot a; an update bundle carries it to slot b.
 const SlotFile = "slot.img"
 

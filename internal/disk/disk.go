@@ -76,6 +76,11 @@ type Spec struct {
 	// SlotImage is where the slot's FAT image is written (A/B layouts):
 	// the disk holds it in slot a, an update bundle carries it.
 	SlotImage string
+	// MapRoot: Initramfs is a squashfs root that a disk boot maps where it
+	// lies in its slot (after the slot's FAT filesystem) instead of
+	// loading it as an initrd, on boards where MapsRoot; Cmdline then has
+	// no root arguments (kernel.MappedRootCmdline adds them).
+	MapRoot bool
 	// Seed derives every GUID, UUID and volume ID.
 	Seed []byte
 	// Epoch is every timestamp (SOURCE_DATE_EPOCH).
@@ -97,11 +102,12 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 		return Layout{}, fmt.Errorf("board %s: %w", s.Board.Name, err)
 	}
 	id := ids{seed: s.Seed}
-	files, sys, bootMiB, slotMiB, err := contents(s)
+	c, err := contents(s)
 	if err != nil {
 		return Layout{}, err
 	}
-	lay, total := plan(s.Board, bootMiB, slotMiB, id)
+	files, sys := c.boot, c.sys
+	lay, total := plan(s.Board, c.bootMiB, c.slotMiB, id)
 	img, err := diskfs.Create(file, total, diskfs.SectorSizeDefault)
 	if err != nil {
 		return Layout{}, fmt.Errorf("creating disk image %s: %w", file, err)
@@ -134,7 +140,7 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 		if s.SlotImage == "" {
 			s.SlotImage = filepath.Join(filepath.Dir(file), SlotFile)
 		}
-		if err := writeSlot(ctx, s.SlotImage, int64(slotMiB)*mib, sys, id, s.Epoch); err != nil {
+		if err := writeSlot(ctx, s.SlotImage, c.slot(), id, s.Epoch); err != nil {
 			return Layout{}, err
 		}
 		if err := copyInto(w, s.SlotImage, partitionNamed(lay, "slot-a")); err != nil {
@@ -169,34 +175,11 @@ func Write(ctx context.Context, file string, s Spec) (Layout, error) {
 	for _, f := range sys {
 		lay.BootFiles = append(lay.BootFiles, BootFile{Path: "slot-a:" + f.path, Size: int64(len(f.data))})
 	}
+	if c.root != nil {
+		lay.BootFiles = append(lay.BootFiles, BootFile{Path: fmt.Sprintf("slot-a@%d (the root, mapped)", c.root.offset), Size: int64(len(c.root.data))})
+	}
 	ok = true
 	return lay, nil
-}
-
-// contents reads what goes on the boot partition and, with system slots,
-// into a slot, and sizes both partitions.
-func contents(s Spec) (boot, sys []bootFile, bootMiB, slotMiB int, err error) {
-	d := s.Board.Disk
-	if d.TryBoot {
-		boot, sys, slotMiB, err = tryBootContents(s)
-		return boot, sys, d.BootMiB, slotMiB, err
-	}
-	if !hasSlots(s.Board) {
-		boot, err = bootFiles(s)
-		if err == nil {
-			bootMiB, err = bootSize(d.BootMiB, 2*filesBytes(boot))
-		}
-		return boot, nil, bootMiB, 0, err
-	}
-	if sys, err = slotFiles(s); err != nil {
-		return
-	}
-	if slotMiB, err = bootSize(d.SlotMiB, filesBytes(sys)); err != nil {
-		return
-	}
-	lay, _ := plan(s.Board, d.BootMiB, slotMiB, ids{})
-	boot, err = espFiles(s, partitionNamed(lay, "slot-a").Index, partitionNamed(lay, "slot-b").Index)
-	return boot, sys, d.BootMiB, slotMiB, err
 }
 
 func hasSlots(b board.Board) bool {

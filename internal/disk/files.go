@@ -9,6 +9,48 @@ import (
 	"github.com/mkimage/mkimage/board"
 )
 
+// diskContents is what goes on the boot partition and, with system
+// slots, into a slot, and the sizes of both partitions.
+type diskContents struct {
+	boot, sys        []bootFile
+	root             *slotRoot // the slot's mapped root, after its FAT (MapRoot)
+	bootMiB, slotMiB int
+}
+
+// slot is the slot image's description for writeSlot.
+func (c diskContents) slot() slotImage {
+	return slotImage{size: int64(c.slotMiB) * mib, files: c.sys, root: c.root}
+}
+
+// contents reads what goes on the boot partition and, with system slots,
+// into a slot, and sizes both partitions.
+func contents(s Spec) (c diskContents, err error) {
+	d := s.Board.Disk
+	c.bootMiB = d.BootMiB
+	if d.TryBoot {
+		c.boot, c.sys, c.slotMiB, err = tryBootContents(s)
+		return c, err
+	}
+	if !hasSlots(s.Board) {
+		c.boot, err = bootFiles(s)
+		if err == nil {
+			c.bootMiB, err = bootSize(d.BootMiB, 2*filesBytes(c.boot))
+		}
+		return c, err
+	}
+	if s.MapRoot {
+		c.sys, c.root, c.slotMiB, err = mappedSlotFiles(s)
+	} else if c.sys, err = slotFiles(s); err == nil {
+		c.slotMiB, err = bootSize(d.SlotMiB, filesBytes(c.sys))
+	}
+	if err != nil {
+		return c, err
+	}
+	lay, _ := plan(s.Board, d.BootMiB, c.slotMiB, ids{})
+	c.boot, err = espFiles(s, partitionNamed(lay, "slot-a").Index, partitionNamed(lay, "slot-b").Index)
+	return c, err
+}
+
 // bootFiles returns the boot partition's files for the board's layout,
 // sorted by path.
 func bootFiles(s Spec) ([]bootFile, error) {
@@ -98,11 +140,24 @@ func slotFiles(s Spec) ([]bootFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(s.Cmdline, "\"$\\`\n") {
-		return nil, fmt.Errorf("the kernel command line %q holds a character GRUB would interpret (\" $ \\ `)", s.Cmdline)
+	cfg, err := cmdlineCfg(s.Cmdline)
+	if err != nil {
+		return nil, err
 	}
-	cfg := "# Written by mkimage: this slot's kernel command line.\nset args=\"" + s.Cmdline + "\"\n"
-	return []bootFile{{"/cmdline.cfg", []byte(cfg)}, {"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
+	return []bootFile{{"/cmdline.cfg", cfg}, {"/initrd.zst", initrd}, {"/vmlinuz", kernel}}, nil
+}
+
+// cmdlineCfg is a slot's cmdline.cfg: it sets args to the kernel command
+// line, then runs lines (GRUB script, "" for none).
+func cmdlineCfg(cmdline string, lines ...string) ([]byte, error) {
+	if strings.ContainsAny(cmdline, "\"$\\`\n") {
+		return nil, fmt.Errorf("the kernel command line %q holds a character GRUB would interpret (\" $ \\ `)", cmdline)
+	}
+	cfg := "# Written by mkimage: this slot's kernel command line.\nset args=\"" + cmdline + "\"\n"
+	for _, l := range lines {
+		cfg += l + "\n"
+	}
+	return []byte(cfg), nil
 }
 
 // readSystem reads the kernel and the initramfs.

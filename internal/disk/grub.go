@@ -16,8 +16,9 @@ import (
 const GRUBDir = "/usr/lib/grub/i386-pc"
 
 // grubModules are built into every GRUB image: GPT, FAT, the Linux
-// loader, the environment block (the A/B state) and what grub.cfg uses.
-var grubModules = []string{"part_gpt", "fat", "normal", "linux", "boot", "echo", "test", "loadenv", "regexp", "sleep", "reboot", "configfile"}
+// loader, the environment block (the A/B state) and what grub.cfg uses
+// (probe: the PARTUUID of the slot whose kernel maps its root there).
+var grubModules = []string{"part_gpt", "fat", "normal", "linux", "boot", "echo", "test", "loadenv", "regexp", "sleep", "reboot", "configfile", "probe"}
 
 // GRUB's EFI targets: the grub-mkimage format, Debian's package of its
 // modules and their directory in it, and the extra modules (efi_gop: a

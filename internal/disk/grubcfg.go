@@ -15,6 +15,9 @@ import (
 // back to the committed one, then to the other. The kernel gets
 // mkimage.slot and mkimage.boot (committed, trial, fallback, lastresort).
 // The slots are partitions of the disk GRUB was loaded from ($root's disk).
+// A slot's cmdline.cfg may set rootmap, a dm-mod.create argument naming
+// ${slot_partuuid}: its kernel then maps the root from the partition and
+// gets no initrd (MapRoot).
 func grubConfig(cmdline string, partA, partB int) string {
 	r := strings.NewReplacer("@ARGS@", cmdline, "@PART_A@", fmt.Sprintf("gpt%d", partA), "@PART_B@", fmt.Sprintf("gpt%d", partB))
 	return r.Replace(grubCfgTemplate)
@@ -57,9 +60,18 @@ set part_a=@PART_A@
 set part_b=@PART_B@
 function boot_slot {
   set args="@ARGS@"
+  set rootmap=
+  set slot_partuuid=
+  probe --set=slot_partuuid --part-uuid "(${disk},$2)"
   if [ -f "(${disk},$2)/cmdline.cfg" ]; then source "(${disk},$2)/cmdline.cfg"; fi
   echo "mkimage: booting slot $1 ($3) from (${disk},$2)"
-  if linux "(${disk},$2)/vmlinuz" ${args} mkimage.slot=$1 mkimage.boot=$3; then
+  if [ -n "${rootmap}" ]; then
+    # The kernel maps its root from this partition: no initrd. rootmap
+    # holds spaces; GRUB passes it to the kernel in double quotes.
+    if linux "(${disk},$2)/vmlinuz" ${args} "${rootmap}" mkimage.slot=$1 mkimage.boot=$3; then
+      boot
+    fi
+  elif linux "(${disk},$2)/vmlinuz" ${args} mkimage.slot=$1 mkimage.boot=$3; then
     if initrd "(${disk},$2)/initrd.zst"; then
       boot
     fi

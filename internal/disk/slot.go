@@ -12,19 +12,31 @@ import (
 // slotLabel is the FAT volume label of a system slot.
 const slotLabel = "MKIMAGE-SYS"
 
-// writeSlot writes a slot's FAT image of size bytes holding files to path:
-// what slot a of the disk holds and what an update writes to the other
-// slot. GRUB reads it; nothing else does.
-func writeSlot(ctx context.Context, path string, size int64, files []bootFile, id ids, epoch uint64) error {
+// slotImage is what a slot image holds: files in a FAT filesystem, and
+// with MapRoot the root after it; size bytes in all.
+type slotImage struct {
+	size  int64
+	files []bootFile
+	root  *slotRoot
+}
+
+// writeSlot writes a slot's image to path: what slot a of the disk holds
+// and what an update writes to the other slot. GRUB reads its FAT
+// filesystem; the kernel maps the root behind it.
+func writeSlot(ctx context.Context, path string, si slotImage, id ids, epoch uint64) error {
 	if path == "" {
 		return fmt.Errorf("no path for the slot image")
 	}
 	_ = os.Remove(path)
-	img, err := diskfs.Create(path, size, diskfs.SectorSizeDefault)
+	fatSize := si.size
+	if si.root != nil {
+		fatSize = si.root.offset
+	}
+	img, err := diskfs.Create(path, fatSize, diskfs.SectorSizeDefault)
 	if err != nil {
 		return fmt.Errorf("creating the slot image %s: %w", path, err)
 	}
-	err = writeFAT(img, 0, slotLabel, files, epoch)
+	err = writeFAT(img, 0, slotLabel, si.files, epoch)
 	if err == nil {
 		var w rw
 		if w, err = img.Backend.Writable(); err == nil {
@@ -33,6 +45,9 @@ func writeSlot(ctx context.Context, path string, size int64, files []bootFile, i
 	}
 	if cerr := img.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && si.root != nil {
+		err = si.root.writeTo(path, si.size)
 	}
 	if err != nil {
 		return fmt.Errorf("the slot image %s: %w", path, err)

@@ -26,7 +26,9 @@ type Kernel struct {
 	Cmdline string
 	// SquashfsRoot: the image's root goes to this kernel as a squashfs
 	// initrd, which it copies to a RAM disk and mounts read-only
-	// (RootCmdline), not as an initramfs cpio it unpacks into RAM.
+	// (RootCmdline), not as an initramfs cpio it unpacks into RAM; or,
+	// from a disk, as the same image in a partition, which it maps with
+	// device mapper (MappedRootCmdline).
 	SquashfsRoot bool
 }
 
@@ -37,6 +39,27 @@ type Kernel struct {
 func RootCmdline(size int64) string {
 	kib := (size + 1<<20 - 1) >> 20 << 10
 	return fmt.Sprintf("root=/dev/ram0 rootfstype=squashfs brd.rd_size=%d init=/init", kib)
+}
+
+// MappedRootName is the device-mapper name of a root MappedRootCmdline
+// maps (the kernel's first mapped device: /dev/dm-0).
+const MappedRootName = "mkimage-root"
+
+// MappedRootCmdline is what a kernel with SquashfsRoot needs on its
+// command line to boot a squashfs image of size bytes that lies at byte
+// offset (a multiple of 512) of the partition dev (PARTUUID=..., or what
+// a boot loader expands to that): args mounts /dev/dm-0 read-only as the
+// root, and create makes dm-0 a read-only linear map of those sectors at
+// boot (dm-mod.create, CONFIG_DM_INIT). No initrd, no stage-1 program. The
+// kernel waits for the disk drivers' probes before it maps; a partition
+// that is not there fails the mount, and the kernel panics (it does not
+// wait for ever). create holds spaces: it must reach the kernel as one
+// word in double quotes, "dm-mod.create=...", as GRUB quotes an argument.
+func MappedRootCmdline(size, offset int64, dev string) (args, create string) {
+	sectors := (size + 511) / 512
+	args = "root=/dev/dm-0 ro rootfstype=squashfs init=/init"
+	create = fmt.Sprintf("dm-mod.create=%s,,,ro,0 %d linear %s %d", MappedRootName, sectors, dev, offset/512)
+	return args, create
 }
 
 // Local describes a kernel given in the config: a file (Path, Modules) or

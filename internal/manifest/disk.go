@@ -4,7 +4,9 @@ package manifest
 // written beside it).
 type Disk struct {
 	File
-	// Cmdline is the kernel command line of a disk boot.
+	// Cmdline is the kernel command line of a disk boot; where the kernel
+	// maps its root from the slot, without the root's arguments, which
+	// the slot's cmdline.cfg adds (they name the slot's partition).
 	Cmdline string `json:"cmdline"`
 	DiskLayout
 	Formats []File `json:"formats,omitempty"`
