@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,9 +87,8 @@ func (st *status) report() spec.Report {
 		sr.Output = append([]string(nil), sv.crash...)
 		sv.mu.Unlock()
 		if sr.PID > 0 {
-			sr.Threads = procStatusInt(sr.PID, "Threads:")
-			sr.RSSKiB = procStatusInt(sr.PID, "VmRSS:")
-			sr.AnonKiB = procStatusInt(sr.PID, "RssAnon:")
+			st := procStatusInts(sr.PID, "Threads:", "VmRSS:", "RssAnon:")
+			sr.Threads, sr.RSSKiB, sr.AnonKiB = st[0], st[1], st[2]
 			sr.StackLimit = stackLimit(sr.PID)
 		}
 		r.Services = append(r.Services, sr)
@@ -105,15 +105,21 @@ func inUseMiB(total, avail uint64) uint64 {
 	return (total - avail + 1<<19) >> 20
 }
 
-func procStatusInt(pid int, key string) int {
+// procStatusInts reads /proc/PID/status once and returns the numbers of
+// keys, in order (0 for one it lacks).
+func procStatusInts(pid int, keys ...string) []int {
+	out := make([]int, len(keys))
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == key {
-			n, _ := strconv.Atoi(f[1])
-			return n
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		if i := slices.Index(keys, f[0]); i >= 0 {
+			out[i], _ = strconv.Atoi(f[1])
 		}
 	}
-	return 0
+	return out
 }
 
 // stackLimit returns the soft "Max stack size" of /proc/PID/limits.

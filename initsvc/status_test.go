@@ -2,6 +2,7 @@ package initsvc
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -65,5 +66,14 @@ func TestInUseMiB(t *testing.T) {
 		if got := inUseMiB(c.total, c.avail); got != c.want {
 			t.Errorf("inUseMiB(%d, %d) = %d, want %d", c.total, c.avail, got, c.want)
 		}
+	}
+}
+
+// TestProcStatusInts reads this process's numbers in one pass, in the
+// order asked, and 0 for a key /proc does not have.
+func TestProcStatusInts(t *testing.T) {
+	got := procStatusInts(os.Getpid(), "VmRSS:", "No-Such-Key:", "Threads:", "RssAnon:")
+	if got[0] <= 0 || got[1] != 0 || got[2] <= 0 || got[3] <= 0 || got[3] > got[0] {
+		t.Errorf("VmRSS, a missing key, Threads, RssAnon = %v", got)
 	}
 }
